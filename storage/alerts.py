@@ -1,0 +1,141 @@
+"""Stories and alerts repository: one alert per (rule, story), growing sources."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from monitor.domain import Alert, Item, Match, TermHit
+from storage.models import AlertRow, StoryRow
+from storage.upsert import insert_ignore
+
+__all__ = [
+    "add_story",
+    "add_story_source",
+    "alert_from_row",
+    "get_alert",
+    "get_or_add_alert",
+    "hits_to_json",
+    "list_alerts",
+]
+
+
+def hits_to_json(hits: tuple[TermHit, ...]) -> list[dict[str, object]]:
+    return [
+        {"term": h.term, "field": h.field, "start": h.start, "end": h.end, "text": h.text}
+        for h in hits
+    ]
+
+
+def _hits_from_json(raw: list[dict[str, object]] | None) -> tuple[TermHit, ...]:
+    return tuple(
+        TermHit(
+            term=str(h["term"]),
+            field="title" if h["field"] == "title" else "summary",
+            start=int(h["start"]),  # type: ignore[call-overload]
+            end=int(h["end"]),  # type: ignore[call-overload]
+            text=str(h["text"]),
+        )
+        for h in raw or ()
+    )
+
+
+def add_story(session: Session, item: Item, source: str, now: datetime) -> int:
+    story = StoryRow(
+        title=item.title, lang=item.lang, first_seen=now, last_seen=now, sources=[source]
+    )
+    session.add(story)
+    session.flush()
+    return story.id
+
+
+def add_story_source(session: Session, story_id: int, source: str, now: datetime) -> list[str]:
+    """Add an outlet to the story (and to its alerts); return the story's sources."""
+    story = session.get_one(StoryRow, story_id)
+    story.last_seen = now
+    if source not in story.sources:
+        story.sources = [*story.sources, source]
+        for alert in session.scalars(select(AlertRow).where(AlertRow.story_id == story_id)):
+            alert.sources = list(story.sources)
+            alert.updated_at = now
+    return list(story.sources)
+
+
+def get_or_add_alert(
+    session: Session,
+    match: Match,
+    *,
+    story_id: int,
+    item_id: int,
+    item: Item,
+    feed: str,
+    sources: list[str],
+    now: datetime,
+) -> tuple[int, bool]:
+    """Return (alert id, created). An existing (rule, story) alert is kept, not duplicated."""
+    new_id = insert_ignore(
+        session,
+        AlertRow.__table__,  # type: ignore[arg-type]
+        {
+            "rule_id": match.rule_id,
+            "rule_title": match.rule_title,
+            "severity": match.severity,
+            "tags": list(match.tags),
+            "story_id": story_id,
+            "item_id": item_id,
+            "title": item.title,
+            "summary": item.summary,
+            "url": item.url,
+            "feed": feed,
+            "lang": item.lang,
+            "published_at": item.published,
+            "hits": hits_to_json(match.hits),
+            "sources": sources,
+            "kind": "rule",
+            "created_at": now,
+            "updated_at": now,
+        },
+    )
+    if new_id is not None:
+        return new_id, True
+    existing = session.scalar(
+        select(AlertRow.id).where(AlertRow.rule_id == match.rule_id, AlertRow.story_id == story_id)
+    )
+    assert existing is not None
+    return existing, False
+
+
+def alert_from_row(row: AlertRow) -> Alert:
+    return Alert(
+        id=row.id,
+        rule_id=row.rule_id,
+        rule_title=row.rule_title,
+        severity=row.severity,
+        tags=tuple(row.tags or ()),
+        title=row.title,
+        summary=row.summary,
+        url=row.url,
+        feed=row.feed,
+        published=row.published_at,
+        lang=row.lang,
+        hits=_hits_from_json(row.hits),
+        story_id=row.story_id,
+        sources=tuple(row.sources or ()),
+        created_at=row.created_at,
+    )
+
+
+def get_alert(session: Session, alert_id: int) -> Alert | None:
+    row = session.get(AlertRow, alert_id)
+    return alert_from_row(row) if row else None
+
+
+def list_alerts(
+    session: Session, *, limit: int = 100, since: datetime | None = None
+) -> list[Alert]:
+    query = select(AlertRow).order_by(AlertRow.id.desc()).limit(limit)
+    if since is not None:
+        query = query.where(AlertRow.created_at >= since)
+    return [alert_from_row(row) for row in session.scalars(query)]

@@ -1,0 +1,218 @@
+"""Feeds repository: config sync, leases on due feeds, poll outcomes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm import Session
+
+from monitor.domain import FeedState
+from storage.models import FeedRow, ItemRow
+
+__all__ = [
+    "FeedSpec",
+    "claim_due",
+    "get_feed",
+    "items_since",
+    "list_feeds",
+    "mark_error",
+    "mark_success",
+    "release",
+    "sync_feeds",
+]
+
+
+class FeedSpec(Protocol):
+    url: str
+    lang: str | None
+    tags: tuple[str, ...]
+    enabled: bool
+    encoding: str | None
+
+    @property
+    def display_name(self) -> str: ...
+
+    @property
+    def interval(self) -> timedelta | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class SyncReport:
+    added: int
+    updated: int
+    removed: int
+
+
+def _state(row: FeedRow) -> FeedState:
+    return FeedState(
+        id=row.id,
+        url=row.url,
+        name=row.name,
+        lang=row.lang,
+        etag=row.etag,
+        last_modified=row.last_modified,
+        encoding=row.encoding,
+        tags=tuple(row.tags or ()),
+    )
+
+
+def sync_feeds(session: Session, specs: Sequence[FeedSpec], now: datetime) -> SyncReport:
+    """Make the feeds table follow the config: add new feeds (due now), update names and
+    options, take feeds that left the config out of rotation (their items stay)."""
+    rows = {row.source_url: row for row in session.scalars(select(FeedRow))}
+    added = updated = 0
+    for spec in specs:
+        interval_s = int(spec.interval.total_seconds()) if spec.interval else None
+        row = rows.pop(spec.url, None)
+        if row is None:
+            session.add(
+                FeedRow(
+                    source_url=spec.url,
+                    url=spec.url,
+                    name=spec.display_name,
+                    lang=spec.lang,
+                    tags=list(spec.tags),
+                    encoding=spec.encoding,
+                    enabled=spec.enabled,
+                    in_config=True,
+                    interval_s=interval_s,
+                    next_poll_at=now,
+                    consecutive_errors=0,
+                    items_total=0,
+                    created_at=now,
+                )
+            )
+            added += 1
+            continue
+        changed = (
+            row.name != spec.display_name
+            or row.lang != spec.lang
+            or list(row.tags or []) != list(spec.tags)
+            or row.encoding != spec.encoding
+            or row.interval_s != interval_s
+            or not row.in_config
+            or (row.enabled != spec.enabled and row.disabled_reason is None)
+        )
+        if changed:
+            row.name, row.lang, row.tags = spec.display_name, spec.lang, list(spec.tags)
+            row.encoding, row.interval_s, row.in_config = spec.encoding, interval_s, True
+            if row.disabled_reason is None:
+                row.enabled = spec.enabled
+            updated += 1
+    for row in rows.values():
+        if row.in_config:
+            row.in_config = False
+            row.enabled = False
+    return SyncReport(added, updated, sum(1 for r in rows.values()))
+
+
+def claim_due(
+    session: Session,
+    now: datetime,
+    *,
+    owner: str,
+    lease: timedelta,
+    limit: int,
+    due_only: bool = True,
+) -> list[FeedState]:
+    """Lease up to `limit` enabled feeds whose turn has come (or all, with due_only=False).
+
+    PostgreSQL: FOR UPDATE SKIP LOCKED, so replicas never claim one feed twice.
+    SQLite: the write transaction is BEGIN IMMEDIATE, which serialises claimers."""
+    query = (
+        select(FeedRow)
+        .where(FeedRow.enabled.is_(True))
+        .where(or_(FeedRow.lease_until.is_(None), FeedRow.lease_until < now))
+        .order_by(FeedRow.next_poll_at, FeedRow.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    if due_only:
+        query = query.where(FeedRow.next_poll_at <= now)
+    rows = list(session.scalars(query))
+    for row in rows:
+        row.lease_until = now + lease
+        row.lease_owner = owner
+    return [_state(row) for row in rows]
+
+
+def release(session: Session, feed_ids: Iterable[int], owner: str) -> None:
+    ids = list(feed_ids)
+    if ids:
+        session.execute(
+            update(FeedRow)
+            .where(FeedRow.id.in_(ids), FeedRow.lease_owner == owner)
+            .values(lease_until=None, lease_owner=None)
+        )
+
+
+def mark_success(
+    session: Session,
+    feed_id: int,
+    now: datetime,
+    *,
+    next_poll_at: datetime,
+    etag: str | None,
+    last_modified: str | None,
+    new_url: str | None = None,
+    new_items: int = 0,
+) -> None:
+    row = session.get_one(FeedRow, feed_id)
+    row.last_polled_at = row.last_success_at = now
+    row.consecutive_errors = 0
+    row.next_poll_at = next_poll_at
+    row.lease_until = row.lease_owner = None
+    row.health_alerted_at = None if new_items else row.health_alerted_at
+    if etag is not None or last_modified is not None:
+        row.etag, row.last_modified = etag, last_modified
+    if new_url:
+        row.url = new_url
+    if new_items:
+        row.items_total += new_items
+        row.last_new_item_at = now
+
+
+def mark_error(
+    session: Session,
+    feed_id: int,
+    now: datetime,
+    *,
+    reason: str,
+    message: str,
+    next_poll_at: datetime,
+    disable: bool = False,
+) -> int:
+    """Record a failed poll; return the new count of consecutive errors."""
+    row = session.get_one(FeedRow, feed_id)
+    row.last_polled_at = row.last_error_at = now
+    row.consecutive_errors += 1
+    row.last_error, row.last_error_reason = message[:2000], reason
+    row.next_poll_at = next_poll_at
+    row.lease_until = row.lease_owner = None
+    if disable:
+        row.enabled = False
+        row.disabled_reason = message[:2000]
+    return row.consecutive_errors
+
+
+def get_feed(session: Session, feed_id: int) -> FeedRow | None:
+    return session.get(FeedRow, feed_id)
+
+
+def list_feeds(session: Session) -> list[FeedRow]:
+    return list(session.scalars(select(FeedRow).order_by(FeedRow.name)))
+
+
+def items_since(session: Session, feed_id: int, since: datetime) -> int:
+    return int(
+        session.scalar(
+            select(func.count(ItemRow.id)).where(
+                ItemRow.feed_id == feed_id, ItemRow.fetched_at >= since
+            )
+        )
+        or 0
+    )

@@ -1,0 +1,119 @@
+"""Items repository: insert-if-new (unique feed + guid, and keys of pruned items), history
+for story warm-up and replay, retention."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, exists, select
+from sqlalchemy.orm import Session
+
+from monitor.domain import Item
+from storage.models import AlertRow, FeedRow, ItemRow, SeenKeyRow
+from storage.upsert import insert_ignore
+
+__all__ = ["StoredItem", "add_item", "iter_items", "prune_items", "set_story"]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredItem:
+    id: int
+    feed_id: int
+    feed: str
+    feed_tags: tuple[str, ...]
+    item: Item
+    story_id: int | None
+    fingerprint: Any
+    entities: tuple[str, ...]
+    fetched_at: datetime
+
+
+def add_item(
+    session: Session,
+    feed_id: int,
+    item: Item,
+    now: datetime,
+    *,
+    canonical_url: str | None,
+    fingerprint: Any = None,
+    entities: tuple[str, ...] = (),
+) -> int | None:
+    """Store the item; return its id, or None if this feed already had that guid."""
+    seen = session.scalar(
+        select(exists().where(SeenKeyRow.feed_id == feed_id, SeenKeyRow.guid == item.guid))
+    )
+    if seen:
+        return None
+    return insert_ignore(
+        session,
+        ItemRow.__table__,  # type: ignore[arg-type]
+        {
+            "feed_id": feed_id,
+            "guid": item.guid,
+            "url": item.url,
+            "canonical_url": canonical_url,
+            "title": item.title,
+            "summary": item.summary,
+            "lang": item.lang,
+            "published_at": item.published,
+            "fetched_at": now,
+            "fingerprint": fingerprint,
+            "entities": list(entities),
+        },
+    )
+
+
+def set_story(session: Session, item_id: int, story_id: int) -> None:
+    session.get_one(ItemRow, item_id).story_id = story_id
+
+
+def iter_items(session: Session, since: datetime, *, batch: int = 1000) -> Iterator[StoredItem]:
+    """Items fetched since `since`, oldest first."""
+    query = (
+        select(ItemRow, FeedRow.name, FeedRow.tags)
+        .join(FeedRow, FeedRow.id == ItemRow.feed_id)
+        .where(ItemRow.fetched_at >= since)
+        .order_by(ItemRow.id)
+        .execution_options(yield_per=batch)
+    )
+    for row, feed_name, feed_tags in session.execute(query):
+        yield StoredItem(
+            id=row.id,
+            feed_id=row.feed_id,
+            feed=feed_name,
+            feed_tags=tuple(feed_tags or ()),
+            item=Item(
+                guid=row.guid,
+                url=row.url,
+                title=row.title,
+                summary=row.summary,
+                published=row.published_at,
+                lang=row.lang,
+            ),
+            story_id=row.story_id,
+            fingerprint=row.fingerprint,
+            entities=tuple(row.entities or ()),
+            fetched_at=row.fetched_at,
+        )
+
+
+def prune_items(session: Session, before: datetime, now: datetime) -> int:
+    """Delete items fetched before `before` that no alert points at; keep their dedup keys."""
+    alerted = select(AlertRow.item_id).where(AlertRow.item_id.is_not(None))
+    old = select(ItemRow.id, ItemRow.feed_id, ItemRow.guid).where(
+        ItemRow.fetched_at < before, ItemRow.id.not_in(alerted)
+    )
+    rows = session.execute(old).all()
+    for _id, feed_id, guid in rows:
+        insert_ignore(
+            session,
+            SeenKeyRow.__table__,  # type: ignore[arg-type]
+            {"feed_id": feed_id, "guid": guid, "pruned_at": now},
+        )
+    ids = [row[0] for row in rows]
+    for start in range(0, len(ids), 500):
+        session.execute(delete(ItemRow).where(ItemRow.id.in_(ids[start : start + 500])))
+    return len(ids)
