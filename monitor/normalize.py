@@ -1,0 +1,166 @@
+"""Arabic and Latin folding and tokens; the same call for rule terms and text.
+
+Folding is by script, so mixed Arabic/French text needs no language detection:
+- Arabic: harakat, Quranic marks and tatweel removed; أ إ آ ٱ → ا, ى → ي, ة → ه, ؤ → و, ئ → ي;
+  Arabic-Indic and Persian digits → ASCII; presentation forms unfolded (NFKD).
+- Latin: compatibility forms unfolded, case folded, accents removed, œ → oe, æ → ae;
+  elisions (l' d' qu' j' n' s' c' m' t' jusqu' lorsqu' puisqu', with ' ’ or ʼ) dropped.
+Punctuation separates words and is not kept. No stemming.
+
+Speed: text is split on whitespace (C speed) and each whitespace-separated chunk is folded
+once and memoised, since news vocabulary repeats heavily. Offsets are only computed by
+`tokenize()`, which callers need for the few texts that produce hits.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+
+__all__ = [
+    "ARABIC_ARTICLE",
+    "Token",
+    "arabic_forms",
+    "is_arabic",
+    "normalize",
+    "normalize_words",
+    "script_of",
+    "tokenize",
+]
+
+_MARKS = "\u0300-\u036f\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06dc\u06df-\u06e8\u06ea-\u06ed"
+# A word: word characters plus the combining marks that str.isalnum() rejects (harakat,
+# Latin accents in decomposed text). A leading French elision is consumed, not kept.
+_TOKEN_RE = re.compile(
+    r"(?i:(?:jusqu|lorsqu|puisqu|qu|[ldjnsctm])['’ʼ])?((?:\w|[" + _MARKS + r"])+)"
+)
+
+_FOLD_MAP = str.maketrans(
+    {
+        "ٱ": "ا",
+        "ى": "ي",
+        "ی": "ي",  # Persian yeh, common in Arabic web text
+        "ک": "ك",  # Persian keheh
+        "ة": "ه",
+        "ـ": None,  # tatweel
+        "œ": "oe",
+        "æ": "ae",
+        **{chr(0x0660 + d): str(d) for d in range(10)},
+        **{chr(0x06F0 + d): str(d) for d in range(10)},
+    }
+)
+
+ARABIC_ARTICLE = "ال"
+_CONJUNCTIONS = ("", "و", "ف")
+_PREPOSITIONS = ("", "ب", "ك", "ل")
+_MIN_STEM_CHARS = 2
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    """One normalized word; `start:end` locate its source in the ORIGINAL text."""
+
+    norm: str
+    start: int
+    end: int
+
+
+def _fold_once(word: str) -> str:
+    if word.isascii():
+        return word.lower()
+    text = unicodedata.normalize("NFKD", word).casefold()
+    text = unicodedata.normalize("NFKD", text)
+    text = "".join(c for c in text if not unicodedata.category(c).startswith("M"))
+    return text.translate(_FOLD_MAP)
+
+
+def _fold_word(word: str, depth: int = 0) -> list[str]:
+    """The normalized words one surface word becomes (usually one, possibly none)."""
+    folded = _fold_once(word)
+    pieces = _TOKEN_RE.findall(folded)
+    if depth >= 3 or pieces == [word]:
+        return pieces
+    out: list[str] = []
+    for piece in pieces:
+        out.extend(_fold_word(piece, depth + 1) if piece != word else [piece])
+    return out
+
+
+@lru_cache(maxsize=1 << 18)
+def _fold_chunk(chunk: str) -> str:
+    """Normalized words of one whitespace-free chunk, space-joined (memoised)."""
+    return " ".join(p for surface in _TOKEN_RE.findall(chunk) for p in _fold_word(surface))
+
+
+def normalize_words(text: str) -> list[str]:
+    """The normalized words of `text`, in order (the hot path: no offsets)."""
+    return " ".join(map(_fold_chunk, text.split())).split()
+
+
+def normalize(text: str) -> str:
+    """Folded text: normalized words joined by single spaces. Idempotent."""
+    return " ".join(normalize_words(text))
+
+
+def tokenize(text: str) -> list[Token]:
+    """Normalized words with offsets into the original `text`.
+
+    Yields exactly the words of `normalize_words(text)`; a surface word that folds into
+    several words (a ligature such as ½) gives each of them its full span.
+    """
+    tokens: list[Token] = []
+    for match in _TOKEN_RE.finditer(text):
+        start, end = match.span(1)
+        for piece in _fold_word(match.group(1)):
+            tokens.append(Token(piece, start, end))
+    return tokens
+
+
+def is_arabic(word: str) -> bool:
+    return bool(word) and "\u0600" <= word[0] <= "\u06ff"
+
+
+def script_of(word: str | Token) -> str:
+    """'arabic', 'latin', 'digit' or 'other', judged on the first character."""
+    text = word.norm if isinstance(word, Token) else word
+    if not text:
+        return "other"
+    if is_arabic(text):
+        return "arabic"
+    first = text[0]
+    if first.isdigit():
+        return "digit"
+    if first.isascii() or unicodedata.name(first, "").startswith("LATIN"):
+        return "latin"
+    return "other"
+
+
+def _build_prefixes() -> tuple[tuple[str, bool, bool], ...]:
+    prefixes: set[tuple[str, bool, bool]] = set()
+    for conj in _CONJUNCTIONS:
+        for prep in _PREPOSITIONS:
+            for article in ("", ARABIC_ARTICLE):
+                body = conj + (("ل" + "ل") if prep == "ل" and article else prep + article)
+                prefixes.add((body, bool(conj or prep), bool(article)))
+    return tuple(sorted(prefixes, key=lambda p: (len(p[0]), p[0])))
+
+
+_PREFIXES = _build_prefixes()
+
+
+def arabic_forms(norm: str) -> tuple[tuple[str, bool, bool], ...]:
+    """Every reading of a normalized Arabic word as clitics + stem.
+
+    Returns (stem, has_proclitic, has_article) triples, the bare word first: والوقود gives
+    (والوقود, False, False), (الوقود, True, False), (وقود, True, True), … Non-Arabic words
+    give only themselves. The matcher decides which readings a term accepts.
+    """
+    if not is_arabic(norm):
+        return ((norm, False, False),)
+    forms = []
+    for body, proclitic, article in _PREFIXES:
+        if norm.startswith(body) and len(norm) - len(body) >= _MIN_STEM_CHARS:
+            forms.append((norm[len(body) :], proclitic, article))
+    return tuple(forms)
