@@ -155,7 +155,8 @@ def _item(
     title: str, description: str, link: str | None, guid: str, published: datetime
 ) -> ET.Element:
     item = ET.Element("item")
-    ET.SubElement(item, "title").text = title
+    if title:  # RSS 2.0 needs a title or a description; dev.jsonl has one row without title
+        ET.SubElement(item, "title").text = title
     if link:
         ET.SubElement(item, "link").text = link
     if description:
