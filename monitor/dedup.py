@@ -1,0 +1,328 @@
+"""Dedup: canonical URLs, and which stored story a new item belongs to. Pure, in memory.
+
+`canonical_url` maps the many spellings of one article's address (tracking parameters,
+fragments, http/https, www., AMP variants, trailing slashes, percent-escape case) to one
+string; the text signatures live in `monitor.stories`.
+
+A `StoryIndex` holds the items of the last `window` (loaded at start-up, then one `add` per
+stored item) and answers `find` in three steps, first hit wins:
+
+1. **url**: the same canonical URL was already seen;
+2. **near-duplicate**: MinHash similarity of title + summary ≥ `threshold`, same language
+   preferred, within `window`; candidates come from LSH band buckets, not a scan;
+3. **entities**: ≥ `cross_lang_min_entities` shared specific entities (vocabulary names
+   such as ``place:segou``, ``actor:jnim``), within the shorter `entity_window`; this is what
+   groups an Arabic and a French report of one event.
+
+Story ids belong to the caller (storage): the index only finds and registers.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal, TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+from monitor import stories
+from monitor.stories import Fingerprint, fingerprint
+
+__all__ = [
+    "LSH_ROWS",
+    "TRACKING_PARAMS",
+    "Fingerprint",
+    "MatchReason",
+    "StoryIndex",
+    "StoryMatch",
+    "canonical_url",
+    "fingerprint",
+]
+
+
+TRACKING_PARAMS: frozenset[str] = frozenset(
+    {
+        "fbclid", "gclid", "gclsrc", "dclid", "msclkid", "yclid", "twclid", "ttclid", "igshid",
+        "mc_cid", "mc_eid", "_ga", "_gl", "_hsenc", "_hsmi", "mkt_tok", "ocid", "cmpid",
+        "xtor", "xtref", "at_medium", "at_campaign", "at_format", "ns_campaign", "ns_mchannel",
+        "ns_source", "ns_linkname", "traffic_source", "wt.mc_id", "s_cid", "ito", "spm",
+        "soc_src", "soc_trk", "vero_id", "oly_anon_id", "oly_enc_id", "ref_src", "amp",
+    }
+)  # fmt: skip
+TRACKING_PREFIXES: tuple[str, ...] = ("utm_", "pk_", "mtm_")
+_HOST_PREFIXES: tuple[str, ...] = ("www.", "amp.")  # removed: one site, one spelling
+_UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+_PATH_SAFE = _UNRESERVED | frozenset("!$&'()*+,;=:@/%")
+_QUERY_SAFE = _PATH_SAFE | frozenset("?")
+_ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})")
+_BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
+
+
+def canonical_url(url: str) -> str:
+    """One spelling per article: https, lower-case host without `www.`/`amp.`, no default
+    port, no fragment, no tracking or AMP parameters, no `/amp` segment, no trailing slash,
+    upper-case percent escapes (non-ASCII escaped), remaining parameters sorted.
+
+    Idempotent. Anything that is not an http(s) URL with a host comes back stripped only.
+    """
+    text = url.strip()
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError:
+        return text
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return text
+    host = parts.hostname.rstrip(".")
+    if ":" in host:  # IPv6 literal
+        host = f"[{host}]"
+    while host.startswith(_HOST_PREFIXES) and host.count(".") > 1:
+        host = host.split(".", 1)[1]
+    netloc = host if port in (None, 80, 443) else f"{host}:{port}"
+    return urlunsplit(
+        ("https", netloc, _canonical_path(parts.path), _canonical_query(parts.query), "")
+    )
+
+
+def _canonical_path(path: str) -> str:
+    segments = _escape(path, _PATH_SAFE).split("/")
+    while True:  # "/x.amp/amp/" → "/x": repeat until no AMP spelling is left
+        segments = [s for s in segments if s.lower() != "amp"]
+        while segments and not segments[-1]:
+            segments.pop()
+        if not segments or not segments[-1].lower().endswith(".amp"):
+            break
+        segments[-1] = segments[-1][:-4]
+    return "/".join(segments) or "/"
+
+
+def _canonical_query(query: str) -> str:
+    kept = []
+    for pair in query.split("&"):
+        if not pair:
+            continue
+        name, _, value = pair.partition("=")
+        key = _ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), name).replace("+", " ").lower()
+        if key in TRACKING_PARAMS or key.startswith(TRACKING_PREFIXES):
+            continue
+        if key == "outputtype" and value.lower() == "amp":
+            continue
+        kept.append(_escape(pair, _QUERY_SAFE))
+    return "&".join(sorted(kept))
+
+
+def _escape(text: str, safe: frozenset[str]) -> str:
+    """RFC 3986 normalisation: upper-case escapes, decode unreserved ones, escape the rest."""
+
+    def fold(match: re.Match[str]) -> str:
+        char = chr(int(match.group(1), 16))
+        return char if char in _UNRESERVED else "%" + match.group(1).upper()
+
+    text = _ESCAPE.sub(fold, _BAD_PERCENT.sub("%25", text))
+    if all(c in safe for c in text):
+        return text
+    return "".join(
+        c if c in safe else "".join(f"%{b:02X}" for b in c.encode("utf-8", "surrogatepass"))
+        for c in text
+    )
+
+
+# --- story index --------------------------------------------------------------------------
+
+_K = TypeVar("_K")
+MatchReason = Literal["url", "near-duplicate", "entities"]
+LSH_ROWS = 4  # 64 values / 4 rows = 16 bands: candidate at Jaccard 0.5 with p ≈ 0.64, 0.7 ≈ 0.99
+
+
+@dataclass(frozen=True, slots=True)
+class StoryMatch:
+    story_id: int
+    reason: MatchReason
+    similarity: float  # MinHash Jaccard estimate, or share of entities in common; 1.0 for url
+    key: str  # the indexed item that matched
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    key: str
+    story_id: int
+    lang: str | None
+    published: datetime
+    entities: frozenset[str]
+    fingerprint: Fingerprint
+    url: str | None
+    bands: tuple[tuple[int, tuple[int, ...]], ...]
+
+
+class StoryIndex:
+    """Items of the last `window`, indexed by canonical URL, LSH band and entity."""
+
+    def __init__(
+        self,
+        *,
+        window: timedelta = timedelta(hours=48),
+        threshold: float = 0.5,
+        cross_lang_min_entities: int = 2,
+        entity_window: timedelta = timedelta(hours=24),
+        entities_across_languages_only: bool = True,
+        generic_entities: frozenset[str] = frozenset(),
+    ) -> None:
+        if not 0.0 < threshold <= 1.0:
+            raise ValueError("stories: threshold must be in (0, 1]")
+        if cross_lang_min_entities < 1:
+            raise ValueError("stories: cross_lang_min_entities must be at least 1")
+        self.window = window
+        self.threshold = threshold
+        self.cross_lang_min_entities = cross_lang_min_entities
+        self.entity_window = min(entity_window, window)
+        self.entities_across_languages_only = entities_across_languages_only
+        self.generic_entities = generic_entities
+        self._entries: dict[str, _Entry] = {}
+        self._by_url: dict[str, str] = {}
+        self._by_band: dict[tuple[int, tuple[int, ...]], set[str]] = defaultdict(set)
+        self._by_entity: dict[str, set[str]] = defaultdict(set)
+        self._expiry: list[tuple[datetime, int, str]] = []  # heap of (published, seq, key)
+        self._seq = itertools.count()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def add(
+        self,
+        *,
+        key: str,
+        story_id: int | None,
+        lang: str | None,
+        title: str,
+        summary: str,
+        published: datetime,
+        entities: frozenset[str] = frozenset(),
+        fingerprint: Fingerprint | None = None,
+        url: str | None = None,
+    ) -> None:
+        """Register one stored item under its story; re-adding a key replaces it. Items
+        without a story id are not indexed (nothing could join them)."""
+        self._remove(key)
+        if story_id is None:
+            return
+        fp = fingerprint if fingerprint is not None else stories.fingerprint(title, summary)
+        entry = _Entry(
+            key=key,
+            story_id=story_id,
+            lang=lang,
+            published=published,
+            entities=self._specific(entities),
+            fingerprint=fp,
+            url=canonical_url(url) if url else None,
+            bands=tuple(enumerate(fp.bands(LSH_ROWS))),
+        )
+        self._entries[key] = entry
+        if entry.url:
+            self._by_url[entry.url] = key
+        for band in entry.bands:
+            self._by_band[band].add(key)
+        for entity in entry.entities:
+            self._by_entity[entity].add(key)
+        heapq.heappush(self._expiry, (published, next(self._seq), key))
+
+    def find(
+        self,
+        *,
+        lang: str | None,
+        title: str,
+        summary: str,
+        published: datetime,
+        entities: frozenset[str] = frozenset(),
+        url: str | None = None,
+        fingerprint: Fingerprint | None = None,
+    ) -> StoryMatch | None:
+        """The story this item belongs to, or None for a new story."""
+        if url:
+            key = self._by_url.get(canonical_url(url))
+            if key is not None:
+                return StoryMatch(self._entries[key].story_id, "url", 1.0, key)
+        fp = fingerprint if fingerprint is not None else stories.fingerprint(title, summary)
+        return self._near_duplicate(fp, lang, published) or self._shared_entities(
+            self._specific(entities), lang, published
+        )
+
+    def evict(self, now: datetime) -> int:
+        """Drop items published before `now - window`; returns how many went."""
+        horizon = now - self.window
+        dropped = 0
+        while self._expiry and self._expiry[0][0] < horizon:
+            _, _, key = heapq.heappop(self._expiry)
+            entry = self._entries.get(key)
+            if entry is not None and entry.published < horizon:
+                self._remove(key)
+                dropped += 1
+        return dropped
+
+    def _near_duplicate(
+        self, fp: Fingerprint, lang: str | None, published: datetime
+    ) -> StoryMatch | None:
+        keys: set[str] = set()
+        for band in enumerate(fp.bands(LSH_ROWS)):
+            keys |= self._by_band.get(band, set())
+        best: tuple[bool, float, datetime] | None = None
+        found: StoryMatch | None = None
+        for key in keys:
+            entry = self._entries[key]
+            if abs(entry.published - published) > self.window:
+                continue
+            sim = fp.similarity(entry.fingerprint)
+            if sim < self.threshold:
+                continue
+            rank = (entry.lang == lang, sim, entry.published)
+            if best is None or rank > best:
+                best, found = rank, StoryMatch(entry.story_id, "near-duplicate", sim, key)
+        return found
+
+    def _shared_entities(
+        self, entities: frozenset[str], lang: str | None, published: datetime
+    ) -> StoryMatch | None:
+        if len(entities) < self.cross_lang_min_entities:
+            return None
+        shared: dict[str, int] = defaultdict(int)
+        for entity in entities:
+            for key in self._by_entity.get(entity, ()):
+                shared[key] += 1
+        best: tuple[int, timedelta] | None = None
+        found: StoryMatch | None = None
+        for key, count in shared.items():
+            entry = self._entries[key]
+            gap = abs(entry.published - published)
+            if count < self.cross_lang_min_entities or gap > self.entity_window:
+                continue
+            if self.entities_across_languages_only and entry.lang == lang:
+                continue
+            rank = (count, -gap)
+            if best is None or rank > best:
+                share = count / min(len(entities), len(entry.entities))
+                best, found = rank, StoryMatch(entry.story_id, "entities", share, key)
+        return found
+
+    def _specific(self, entities: frozenset[str]) -> frozenset[str]:
+        return entities - self.generic_entities if self.generic_entities else entities
+
+    def _remove(self, key: str) -> None:
+        entry = self._entries.pop(key, None)
+        if entry is None:
+            return
+        if entry.url and self._by_url.get(entry.url) == key:
+            del self._by_url[entry.url]
+        for band in entry.bands:
+            _discard(self._by_band, band, key)
+        for entity in entry.entities:
+            _discard(self._by_entity, entity, key)
+
+
+def _discard(index: dict[_K, set[str]], name: _K, key: str) -> None:
+    bucket = index.get(name)
+    if bucket is not None:
+        bucket.discard(key)
+        if not bucket:
+            del index[name]
