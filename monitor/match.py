@@ -1,0 +1,470 @@
+"""Compile a RuleSet once; documents in, Matches with hit positions out.
+
+All terms of all rules go into ONE index, keyed by normalized first words:
+- a dictionary of words (single-word terms and the first word of phrases), each entry with
+  the clitic readings it accepts (exact, proper noun, common noun);
+- a prefix table (`carburant*`): per prefix length, a dictionary of prefixes;
+- compiled regexes only for `/regex/` terms, run over the normalized text.
+A document's words are looked up once each (memoised per distinct word), phrases are
+verified from their first word, and only rules whose terms occurred are evaluated
+(percolator style).
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from monitor.domain import FIELDS, Document, Match, TermHit
+from monitor.normalize import ARABIC_ARTICLE, Token, arabic_forms, normalize_words, tokenize
+from monitor.rules import (
+    AllNode,
+    AnyNode,
+    Condition,
+    NearNode,
+    NoneNode,
+    Rule,
+    RuleSet,
+    ScopeNode,
+    ScoreNode,
+    Term,
+    TermNode,
+    VocabNode,
+)
+
+__all__ = ["Matcher"]
+
+MAX_CACHED_WORDS = 200_000
+_MAX_NEAR_CANDIDATES = 32  # occurrences per item and field tried by `near`
+# Which clitic readings (has_proclitic, has_article) of a text word a term accepts.
+_EXACT, _PROPER, _PROPER_ARTICLE, _COMMON = range(4)
+_ALL_FIELDS = 0b11
+
+# An occurrence of an entry: (field index, first word, end word) in that field's words.
+Occurrence = tuple[int, int, int]
+
+
+@dataclass(frozen=True, slots=True)
+class _Ref:
+    """One use of an entry in a rule, with the weight and text written there."""
+
+    entry: int
+    weight: float
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Term:
+    ref: _Ref
+
+
+@dataclass(frozen=True, slots=True)
+class _Bool:
+    op: str  # "any" | "all" | "none"
+    children: tuple[_Node, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Near:
+    items: tuple[tuple[_Ref, ...], ...]
+    within: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Score:
+    min_score: float
+    refs: tuple[_Ref, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Scope:
+    fields: int  # bit set over FIELDS
+    child: _Node
+
+
+_Node = _Term | _Bool | _Near | _Score | _Scope
+
+
+@dataclass(frozen=True, slots=True)
+class _CompiledRule:
+    rule: Rule
+    node: _Node
+    masks: frozenset[int]
+    lang: frozenset[str]
+    feeds: frozenset[str]
+    feed_tags: frozenset[str]
+
+
+def _field_bits(fields: Iterable[str]) -> int:
+    return sum(1 << FIELDS.index(f) for f in set(fields))
+
+
+def _accepts(mode: int, proclitic: bool, article: bool) -> bool:
+    if mode == _EXACT:
+        return not (proclitic or article)
+    if mode == _PROPER:
+        return not article
+    if mode == _PROPER_ARTICLE:
+        return article
+    return True
+
+
+def _first_key(term: Term) -> tuple[str, int]:
+    """Dictionary key of a term's first word and the clitic readings it accepts."""
+    first = term.words[0]
+    bare = first[len(ARABIC_ARTICLE) :]
+    has_article = first.startswith(ARABIC_ARTICLE) and len(bare) >= 2
+    if term.exact:
+        return first, _EXACT
+    if term.proper:
+        return (bare, _PROPER_ARTICLE) if has_article else (first, _PROPER)
+    return (bare if has_article else first), _COMMON
+
+
+class Matcher:
+    """A RuleSet compiled into one index. Immutable apart from a memo of seen words."""
+
+    def __init__(self) -> None:
+        self.rule_count = 0
+        self.term_count = 0
+        self._terms: list[Term] = []
+        self._words: dict[str, list[tuple[int, int, tuple[str, ...], bool]]] = {}
+        self._prefixes: dict[int, dict[str, list[tuple[int, int, tuple[str, ...], bool]]]] = {}
+        self._regexes: list[tuple[int, re.Pattern[str]]] = []
+        self._rules: list[_CompiledRule] = []
+        self._rules_by_entry: dict[int, list[int]] = {}
+        self._always: list[int] = []
+        self._global_masks: frozenset[int] = frozenset()
+        self._vocab_entries: dict[int, list[tuple[str, str]]] = {}
+        self._cache: dict[str, tuple[tuple[int, tuple[str, ...], bool], ...]] = {}
+
+    # -- compiling -----------------------------------------------------------------------
+    @classmethod
+    def compile(cls, ruleset: RuleSet) -> Matcher:
+        self = cls()
+        entries: dict[tuple[object, ...], int] = {}
+
+        def entry(term: Term) -> int:
+            if term.key not in entries:
+                entries[term.key] = len(self._terms)
+                self._terms.append(term)
+            return entries[term.key]
+
+        def refs_of(item: TermNode | VocabNode) -> tuple[_Ref, ...]:
+            terms = (
+                ruleset.vocabularies[item.name].terms
+                if isinstance(item, VocabNode)
+                else (item.term,)
+            )
+            return tuple(_Ref(entry(t), t.weight, t.text) for t in terms)
+
+        def build(node: Condition) -> _Node:
+            if isinstance(node, TermNode):
+                return _Term(refs_of(node)[0])
+            if isinstance(node, VocabNode):
+                return _Bool("any", tuple(_Term(r) for r in refs_of(node)))
+            if isinstance(node, AnyNode | AllNode | NoneNode):
+                op = {AnyNode: "any", AllNode: "all", NoneNode: "none"}[type(node)]
+                return _Bool(op, tuple(build(c) for c in node.children))
+            if isinstance(node, NearNode):
+                return _Near(tuple(refs_of(i) for i in node.items), node.within)
+            if isinstance(node, ScoreNode):
+                refs = tuple(r for i in node.items for r in refs_of(i))
+                return _Score(node.min_score, refs)
+            if isinstance(node, ScopeNode):
+                return _Scope(_field_bits(node.fields), build(node.child))
+            raise TypeError(f"match: unknown condition node {node!r}")
+
+        for name, vocab in ruleset.vocabularies.items():
+            for term in vocab.terms:
+                self._vocab_entries.setdefault(entry(term), []).append((name, term.text))
+        self._global_masks = frozenset(entry(m) for m in ruleset.masks)
+        for rule in ruleset.rules:
+            if not rule.enabled:
+                continue
+            node = _Scope(_field_bits(rule.fields), build(rule.match))
+            compiled = _CompiledRule(
+                rule,
+                node,
+                frozenset(entry(m) for m in rule.masks),
+                frozenset(rule.lang),
+                frozenset(rule.feeds),
+                frozenset(rule.feed_tags),
+            )
+            index = len(self._rules)
+            self._rules.append(compiled)
+            for used in sorted(set(_entries_of(node))):
+                self._rules_by_entry.setdefault(used, []).append(index)
+            if _evaluate(node, {}, _ALL_FIELDS)[0]:
+                self._always.append(index)
+        for index, term in enumerate(self._terms):
+            self._index(index, term)
+        self.rule_count = len(self._rules)
+        self.term_count = len(self._terms)
+        return self
+
+    def _index(self, entry: int, term: Term) -> None:
+        if term.regex is not None:
+            self._regexes.append((entry, re.compile(term.regex)))
+            return
+        key, mode = _first_key(term)
+        rest = term.words[1:]
+        value = (entry, mode, rest, term.prefix)
+        if term.prefix and not rest:
+            self._prefixes.setdefault(len(key), {}).setdefault(key, []).append(value)
+        else:
+            self._words.setdefault(key, []).append(value)
+
+    # -- scanning ------------------------------------------------------------------------
+    def _analyze(self, word: str) -> tuple[tuple[int, tuple[str, ...], bool], ...]:
+        """Entries whose first word this text word can be: (entry, rest words, last is prefix)."""
+        found: dict[tuple[int, tuple[str, ...], bool], None] = {}
+        for stem, proclitic, article in arabic_forms(word):
+            candidates = list(self._words.get(stem, ()))
+            for length, table in self._prefixes.items():
+                if len(stem) >= length:
+                    candidates.extend(table.get(stem[:length], ()))
+            for entry, mode, rest, prefix in candidates:
+                if _accepts(mode, proclitic, article):
+                    found[(entry, rest, prefix)] = None
+        if len(self._cache) >= MAX_CACHED_WORDS:
+            self._cache.clear()
+        result = tuple(found)
+        self._cache[word] = result
+        return result
+
+    def _occurrences(self, doc: Document) -> dict[int, list[Occurrence]]:
+        occ: dict[int, list[Occurrence]] = {}
+        cache_get = self._cache.get
+        for field, text in enumerate((doc.title, doc.summary)):
+            if not text:
+                continue
+            words = normalize_words(text)
+            found = list(map(cache_get, words))
+            for i, hit in enumerate(found):
+                if hit is None:
+                    hit = self._analyze(words[i])
+                if not hit:
+                    continue
+                for entry, rest, prefix in hit:
+                    end = i + 1 + len(rest)
+                    if rest and not _rest_matches(words, i + 1, rest, prefix):
+                        continue
+                    occ.setdefault(entry, []).append((field, i, end))
+            if self._regexes:
+                self._regex_occurrences(field, words, occ)
+        if self._global_masks and occ:
+            _apply_masks(occ, self._global_masks)
+        return occ
+
+    def _regex_occurrences(
+        self, field: int, words: list[str], occ: dict[int, list[Occurrence]]
+    ) -> None:
+        if not words:
+            return
+        text = " ".join(words)
+        starts = list(itertools.accumulate((len(w) + 1 for w in words[:-1]), initial=0))
+        for entry, pattern in self._regexes:
+            for found in pattern.finditer(text):
+                if found.end() == found.start():
+                    continue
+                first = bisect.bisect_right(starts, found.start()) - 1
+                last = bisect.bisect_right(starts, found.end() - 1) - 1
+                if found.start() - starts[first] >= len(words[first]):
+                    first += 1  # the match starts on the space after a word
+                if first <= last:
+                    occ.setdefault(entry, []).append((field, first, last + 1))
+
+    # -- public --------------------------------------------------------------------------
+    def match(self, doc: Document) -> list[Match]:
+        """Every enabled rule in scope whose condition holds for `doc`, in rule order."""
+        return self._match(doc, self._occurrences(doc))
+
+    def vocabulary_hits(self, doc: Document) -> dict[str, set[str]]:
+        """Vocabulary name → the terms of it (as written) that occur in `doc`."""
+        return self._vocabulary_hits(self._occurrences(doc))
+
+    def match_with_vocabularies(self, doc: Document) -> tuple[list[Match], dict[str, set[str]]]:
+        """`match()` and `vocabulary_hits()` from one scan of the text."""
+        occ = self._occurrences(doc)
+        return self._match(doc, occ), self._vocabulary_hits(occ)
+
+    def _vocabulary_hits(self, occ: dict[int, list[Occurrence]]) -> dict[str, set[str]]:
+        hits: dict[str, set[str]] = {}
+        for entry in occ:
+            for name, text in self._vocab_entries.get(entry, ()):
+                hits.setdefault(name, set()).add(text)
+        return hits
+
+    def _match(self, doc: Document, occ: dict[int, list[Occurrence]]) -> list[Match]:
+        candidates = set(self._always)
+        for entry in occ:
+            candidates.update(self._rules_by_entry.get(entry, ()))
+        if not candidates:
+            return []
+        tokens: dict[int, list[Token]] = {}
+        matches: list[Match] = []
+        for index in sorted(candidates):
+            compiled = self._rules[index]
+            if not _in_scope(compiled, doc):
+                continue
+            rule_occ = occ
+            if compiled.masks and occ:
+                rule_occ = {e: list(o) for e, o in occ.items()}
+                _apply_masks(rule_occ, compiled.masks)
+            ok, used = _evaluate(compiled.node, rule_occ, _ALL_FIELDS)
+            if ok:
+                matches.append(self._report(compiled.rule, doc, used, tokens))
+        return matches
+
+    def _report(
+        self,
+        rule: Rule,
+        doc: Document,
+        used: list[tuple[_Ref, list[Occurrence]]],
+        tokens: dict[int, list[Token]],
+    ) -> Match:
+        weights: dict[int, float] = {}
+        hits: dict[TermHit, None] = {}
+        for ref, occurrences in used:
+            weights[ref.entry] = max(weights.get(ref.entry, 0.0), ref.weight)
+            for field, first, end in occurrences:
+                text = doc.title if field == 0 else doc.summary
+                if field not in tokens:
+                    tokens[field] = tokenize(text)
+                start, stop = tokens[field][first].start, tokens[field][end - 1].end
+                hit = TermHit(ref.text, FIELDS[field], start, stop, text[start:stop])  # type: ignore[arg-type]
+                hits[hit] = None
+        ordered = sorted(hits, key=lambda h: (FIELDS.index(h.field), h.start, h.end, h.term))
+        return Match(
+            rule_id=rule.id,
+            rule_title=rule.title,
+            severity=rule.severity,
+            tags=rule.tags,
+            score=sum(weights.values()),
+            hits=tuple(ordered),
+        )
+
+
+def _rest_matches(words: list[str], start: int, rest: tuple[str, ...], prefix: bool) -> bool:
+    if start + len(rest) > len(words):
+        return False
+    last = len(rest) - 1
+    for k, want in enumerate(rest):
+        word = words[start + k]
+        if word != want and not (prefix and k == last and word.startswith(want)):
+            return False
+    return True
+
+
+def _apply_masks(occ: dict[int, list[Occurrence]], masks: frozenset[int]) -> None:
+    """Drop every occurrence lying inside an occurrence of a mask (in place)."""
+    spans = [span for mask in masks for span in occ.get(mask, ())]
+    if not spans:
+        return
+    for entry in list(occ):
+        kept = [
+            o
+            for o in occ[entry]
+            if not any(f == o[0] and s <= o[1] and o[2] <= e for f, s, e in spans)
+        ]
+        if kept:
+            occ[entry] = kept
+        else:
+            del occ[entry]
+
+
+def _in_scope(compiled: _CompiledRule, doc: Document) -> bool:
+    if compiled.lang:
+        lang = (doc.lang or "").split("-")[0].split("_")[0].lower()
+        if lang not in compiled.lang:
+            return False
+    if compiled.feeds and doc.feed not in compiled.feeds:
+        return False
+    return not (compiled.feed_tags and compiled.feed_tags.isdisjoint(doc.feed_tags))
+
+
+def _entries_of(node: _Node) -> Iterator[int]:
+    if isinstance(node, _Term):
+        yield node.ref.entry
+    elif isinstance(node, _Bool):
+        for child in node.children:
+            yield from _entries_of(child)
+    elif isinstance(node, _Near):
+        yield from (r.entry for refs in node.items for r in refs)
+    elif isinstance(node, _Score):
+        yield from (r.entry for r in node.refs)
+    else:
+        yield from _entries_of(node.child)
+
+
+def _in_fields(occurrences: list[Occurrence], fields: int) -> list[Occurrence]:
+    if fields == _ALL_FIELDS:
+        return occurrences
+    return [o for o in occurrences if fields >> o[0] & 1]
+
+
+def _evaluate(
+    node: _Node, occ: dict[int, list[Occurrence]], fields: int
+) -> tuple[bool, list[tuple[_Ref, list[Occurrence]]]]:
+    """Whether `node` holds, and the (term use, occurrences) of its positive part."""
+    if isinstance(node, _Term):
+        found = _in_fields(occ.get(node.ref.entry, []), fields)
+        return (True, [(node.ref, found)]) if found else (False, [])
+    if isinstance(node, _Scope):
+        return _evaluate(node.child, occ, fields & node.fields)
+    if isinstance(node, _Bool):
+        used: list[tuple[_Ref, list[Occurrence]]] = []
+        if node.op == "none":
+            ok = not any(_evaluate(c, occ, fields)[0] for c in node.children)
+            return ok, []
+        results = [_evaluate(c, occ, fields) for c in node.children]
+        for ok, child_used in results:
+            if ok:
+                used.extend(child_used)
+        if node.op == "all":
+            return (True, used) if all(ok for ok, _ in results) else (False, [])
+        return any(ok for ok, _ in results), used
+    if isinstance(node, _Score):
+        used = []
+        weights: dict[int, float] = {}
+        for ref in node.refs:
+            found = _in_fields(occ.get(ref.entry, []), fields)
+            if found:
+                used.append((ref, found))
+                weights[ref.entry] = max(weights.get(ref.entry, 0.0), ref.weight)
+        return (sum(weights.values()) >= node.min_score and bool(used)), used
+    return _evaluate_near(node, occ, fields)
+
+
+def _evaluate_near(
+    node: _Near, occ: dict[int, list[Occurrence]], fields: int
+) -> tuple[bool, list[tuple[_Ref, list[Occurrence]]]]:
+    """True if one occurrence of each item lies within `within` words of the others.
+
+    The distance is the number of words between the end of the earliest-ending and the
+    start of the latest-starting of the chosen occurrences, in one field.
+    """
+    per_item: list[list[tuple[_Ref, Occurrence]]] = []
+    for refs in node.items:
+        found = [(ref, o) for ref in refs for o in _in_fields(occ.get(ref.entry, []), fields)]
+        if not found:
+            return False, []
+        per_item.append(found)
+    best: dict[tuple[_Ref, Occurrence], None] = {}
+    for field in {o[0] for _, o in per_item[0]}:
+        lists = [
+            [(r, o) for r, o in item if o[0] == field][:_MAX_NEAR_CANDIDATES] for item in per_item
+        ]
+        for combo in itertools.product(*lists):
+            if max(o[1] for _, o in combo) - min(o[2] for _, o in combo) <= node.within:
+                best.update(dict.fromkeys(combo))
+    if not best:
+        return False, []
+    grouped: dict[_Ref, list[Occurrence]] = {}
+    for ref, o in best:
+        grouped.setdefault(ref, []).append(o)
+    return True, list(grouped.items())
