@@ -1,0 +1,131 @@
+"""Microsoft Teams: a Workflows (Power Automate) webhook carrying an Adaptive Card.
+
+Workflows answer 202 Accepted before the flow runs, so success means "accepted", not
+"posted"; Office 365 connector URLs are retired and not supported."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, ClassVar, Literal
+
+import httpx
+
+from notifiers.base import Message, RateLimit, RenderSettings, WebhookUrlConfig
+from notifiers.compose import grouped_views, heading, more_text
+from notifiers.render import MARKDOWN, AlertView, escape_markdown
+from notifiers.transport import raise_for_answer, request
+
+__all__ = ["CARD_VERSION", "MAX_PAYLOAD_BYTES", "TeamsConfig", "TeamsNotifier", "build_payload"]
+
+CARD_VERSION = "1.5"  # `rtl` on containers needs 1.5
+MAX_PAYLOAD_BYTES = 26_000  # Teams refuses messages over about 28 KB
+_STYLE = {"critical": "attention", "high": "warning", "medium": "accent", "low": "default"}
+
+
+class TeamsConfig(WebhookUrlConfig):
+    type: Literal["teams"] = "teams"
+
+
+def _text(text: str, **options: Any) -> dict[str, Any]:
+    return {"type": "TextBlock", "text": text, "wrap": True, **options}
+
+
+def _container(v: AlertView, severity: str) -> dict[str, Any]:
+    title = f"{v.severity_icon} [{v.title}]({v.url})" if v.url else f"{v.severity_icon} {v.title}"
+    facts = [{"title": "Source", "value": v.feed}]
+    if v.published:
+        facts.append({"title": "Published", "value": v.published})
+    facts.append({"title": "Rule", "value": f"{v.rule_title} ({v.severity})"})
+    if v.matched:
+        facts.append({"title": "Matched", "value": ", ".join(v.matched)})
+    if v.also:
+        facts.append({"title": "Also reported by", "value": v.also_text})
+    items: list[dict[str, Any]] = [_text(title, weight="Bolder", size="Medium")]
+    if v.snippet:
+        items.append(_text(v.snippet))
+    items.append({"type": "FactSet", "facts": facts})
+    return {
+        "type": "Container",
+        "rtl": v.rtl,
+        "style": _STYLE.get(severity, "default"),
+        "separator": True,
+        "items": items,
+    }
+
+
+def _envelope(body: list[dict[str, Any]]) -> dict[str, Any]:
+    card = {
+        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+        "type": "AdaptiveCard",
+        "version": CARD_VERSION,
+        "msteams": {"width": "Full"},
+        "body": body,
+    }
+    return {
+        "type": "message",
+        "attachments": [
+            {
+                "contentType": "application/vnd.microsoft.card.adaptive",
+                "contentUrl": None,
+                "content": card,
+            }
+        ],
+    }
+
+
+def _size(payload: dict[str, Any]) -> int:
+    return len(json.dumps(payload, ensure_ascii=False).encode())
+
+
+def build_payload(message: Message, render: RenderSettings) -> dict[str, Any]:
+    title = heading(message)
+    body: list[dict[str, Any]] = []
+    if title:
+        body.append(_text(escape_markdown(title), size="Large", weight="Bolder"))
+    pieces: list[tuple[dict[str, Any], bool]] = []
+    by_id = {a.id: a.severity for a in message.alerts}
+    for topic, views in grouped_views(message, MARKDOWN, render):
+        if message.kind == "digest":
+            pieces.append((_text(f"**#{escape_markdown(topic)}**", spacing="Large"), False))
+        for v in views:
+            pieces.append((_container(v, by_id.get(v.id, "low")), True))
+    left_out = message.more_count
+    shown = list(pieces)
+    while True:
+        tail = [_text(escape_markdown(more_text(left_out)))] if left_out else []
+        payload = _envelope(body + [p for p, _ in shown] + tail)
+        if _size(payload) <= MAX_PAYLOAD_BYTES or sum(a for _, a in shown) <= 1:
+            return payload
+        _, is_alert = shown.pop()
+        left_out += is_alert
+        while shown and not shown[-1][1]:
+            shown.pop()
+
+
+class TeamsNotifier:
+    type: ClassVar[str] = "teams"
+    Config: ClassVar[type[TeamsConfig]] = TeamsConfig
+    rate_limit: ClassVar[RateLimit | None] = RateLimit(count=4, per=1)
+
+    def __init__(
+        self, name: str, config: TeamsConfig, client: httpx.AsyncClient, render: RenderSettings
+    ) -> None:
+        self.name = name
+        self.config = config
+        self._client = client
+        self._render = render
+
+    async def send(self, message: Message) -> None:
+        url = self.config.webhook_url.get_secret_value()
+        response = await request(
+            self._client,
+            self.name,
+            "POST",
+            url,
+            json=build_payload(message, self._render),
+            secrets=(url,),
+        )
+        raise_for_answer(self.name, response, secrets=(url,))
+
+    async def aclose(self) -> None:
+        """Nothing to release: the HTTP client is shared and owned by the app."""
