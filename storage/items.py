@@ -26,6 +26,7 @@ class StoredItem:
     feed_tags: tuple[str, ...]
     item: Item
     story_id: int | None
+    canonical_url: str | None
     fingerprint: Any
     entities: tuple[str, ...]
     fetched_at: datetime
@@ -94,6 +95,7 @@ def iter_items(session: Session, since: datetime, *, batch: int = 1000) -> Itera
                 lang=row.lang,
             ),
             story_id=row.story_id,
+            canonical_url=row.canonical_url,
             fingerprint=row.fingerprint,
             entities=tuple(row.entities or ()),
             fetched_at=row.fetched_at,

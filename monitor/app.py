@@ -1,0 +1,234 @@
+"""Composition root: builds the engine, HTTP client, rule book, notifiers, pipeline and
+dispatcher from Settings, and runs poll cycles."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import socket
+from dataclasses import dataclass, field
+from datetime import timedelta
+from types import TracebackType
+
+import httpx
+from notifiers.registry import build_notifier
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from monitor.config import Settings
+from monitor.dedup import Fingerprint
+from monitor.domain import FeedState
+from monitor.fetch import Fetcher, FetchLimits, make_client
+from monitor.parse import ParseLimits
+from monitor.pipeline import Pipeline, PipelineSettings, PollOutcome, utcnow
+from monitor.rulebook import RuleBook
+from monitor.stories import StoryIndex
+from notifiers.base import Notifier, RenderSettings
+from notifiers.dispatcher import Dispatcher, DispatchReport
+from storage import feeds as feed_repo
+from storage import items as item_repo
+from storage.db import create_db_engine, ensure_schema, make_sessionmaker
+
+__all__ = ["App", "CycleReport"]
+
+log = logging.getLogger("rasd.app")
+
+
+@dataclass(slots=True)
+class CycleReport:
+    feeds_polled: int = 0
+    feed_errors: int = 0
+    not_modified: int = 0
+    items_new: int = 0
+    alerts: int = 0
+    deliveries_sent: int = 0
+    deliveries_failed: int = 0
+    deliveries_dead: int = 0
+    outcomes: list[PollOutcome] = field(default_factory=list)
+
+    def add_poll(self, outcome: PollOutcome) -> None:
+        self.outcomes.append(outcome)
+        self.feeds_polled += 1
+        self.feed_errors += outcome.status == "error"
+        self.not_modified += outcome.status == "not-modified"
+        self.items_new += outcome.items_new
+        self.alerts += outcome.alerts_new
+
+    def add_dispatch(self, report: DispatchReport) -> None:
+        self.deliveries_sent += report.sent
+        self.deliveries_failed += report.failed
+        self.deliveries_dead += report.dead
+
+    def to_json(self) -> dict[str, int]:
+        return {
+            "feeds_polled": self.feeds_polled,
+            "feed_errors": self.feed_errors,
+            "feeds_not_modified": self.not_modified,
+            "items_new": self.items_new,
+            "alerts": self.alerts,
+            "deliveries_sent": self.deliveries_sent,
+            "deliveries_failed": self.deliveries_failed + self.deliveries_dead,
+            "deliveries_dead": self.deliveries_dead,
+        }
+
+
+class App:
+    """`async with App(settings) as app:` opens everything; leaving closes it."""
+
+    def __init__(self, settings: Settings, *, owner: str | None = None) -> None:
+        self.settings = settings
+        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}"
+        self.engine: Engine
+        self.sessions: sessionmaker[Session]
+        self.client: httpx.AsyncClient
+        self.rules = RuleBook(settings.rules_dir)
+        self.notifiers: dict[str, Notifier] = {}
+        self.stories = StoryIndex(window=settings.story_window)
+        self.pipeline: Pipeline
+        self.dispatcher: Dispatcher
+        self._slots: asyncio.Semaphore
+
+    async def __aenter__(self) -> App:
+        s = self.settings
+        self.engine = create_db_engine(s.database)
+        await asyncio.to_thread(ensure_schema, self.engine)
+        self.sessions = make_sessionmaker(self.engine)
+        with self.sessions.begin() as session:
+            feed_repo.sync_feeds(session, s.feeds, utcnow())
+            intervals = {
+                row.id: timedelta(seconds=row.interval_s)
+                for row in feed_repo.list_feeds(session)
+                if row.interval_s
+            }
+        await asyncio.to_thread(self._warm_stories)
+        self.rules.reload_if_changed()
+        self.client = make_client(proxy=s.polling.proxy)
+        render = RenderSettings(
+            timezone=s.delivery.timezone, templates_dir=s.delivery.templates_dir
+        )
+        for name, raw in s.channels.items():
+            self.notifiers[name] = build_notifier(name, raw, self.client, render)
+        fetcher = Fetcher(
+            self.client,
+            FetchLimits(
+                max_body_bytes=s.polling.max_body_bytes,
+                timeout=s.polling.timeout,
+                per_host=s.polling.per_host,
+            ),
+        )
+        self.pipeline = Pipeline(
+            sessions=self.sessions,
+            fetcher=fetcher,
+            matcher=self.rules.current,
+            routes=s.routes,
+            stories=self.stories,
+            settings=PipelineSettings(
+                interval=s.polling.interval,
+                min_interval=s.polling.min_interval,
+                max_interval=s.polling.max_interval,
+                adaptive=s.polling.adaptive,
+                jitter=s.polling.jitter,
+                error_backoff_max=s.polling.error_backoff_max,
+                parse_limits=ParseLimits(
+                    max_entries=s.polling.max_entries, timeout=s.polling.parse_timeout
+                ),
+                delivery_timezone=s.delivery.timezone,
+                quiet_hours=s.delivery.quiet_hours,
+                feed_intervals=intervals,
+            ),
+        )
+        self.dispatcher = Dispatcher(
+            sessions=self.sessions,
+            notifiers=self.notifiers,
+            clock=utcnow,
+            owner=self.owner,
+            max_attempts=s.delivery.max_attempts,
+            backoff_base=s.delivery.backoff_base,
+            backoff_max=s.delivery.backoff_max,
+            send_timeout=s.delivery.send_timeout,
+            rng=random.Random(),
+        )
+        self._slots = asyncio.Semaphore(s.polling.concurrency)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        for notifier in self.notifiers.values():
+            try:
+                await notifier.aclose()
+            except Exception:  # closing must not hide the real error
+                log.exception("app: closing channel %s", notifier.name)
+        await self.client.aclose()
+        self.engine.dispose()
+
+    def _warm_stories(self) -> None:
+        """Reload the story window from the database, so a restart keeps joining stories."""
+        since = utcnow() - self.settings.story_window
+        with self.sessions.begin() as session:
+            for stored in item_repo.iter_items(session, since):
+                if stored.story_id is None:
+                    continue
+                self.stories.add(
+                    key=str(stored.id),
+                    story_id=stored.story_id,
+                    lang=stored.item.lang,
+                    title=stored.item.title,
+                    summary=stored.item.summary,
+                    published=stored.item.published or stored.fetched_at,
+                    entities=frozenset(stored.entities),
+                    url=stored.canonical_url,
+                    fingerprint=Fingerprint.from_json(stored.fingerprint)
+                    if isinstance(stored.fingerprint, str)
+                    else None,
+                )
+
+    def claim(self, *, due_only: bool, limit: int) -> list[FeedState]:
+        with self.sessions.begin() as session:
+            return feed_repo.claim_due(
+                session,
+                utcnow(),
+                owner=self.owner,
+                lease=self.settings.polling.lease,
+                limit=limit,
+                due_only=due_only,
+            )
+
+    async def poll(self, feed: FeedState) -> PollOutcome:
+        async with self._slots:
+            try:
+                return await self.pipeline.poll_feed(feed)
+            except Exception as exc:  # one feed's bug must never stop the others
+                log.exception("pipeline: %s: unexpected error", feed.url)
+                with self.sessions.begin() as session:
+                    feed_repo.release(session, [feed.id], self.owner)
+                return PollOutcome(
+                    feed.id,
+                    feed.name,
+                    feed.url,
+                    "error",
+                    reason="internal",
+                    error=f"{type(exc).__name__}: {exc}",
+                )
+
+    async def poll_cycle(self, *, due_only: bool = True) -> CycleReport:
+        """Poll every claimable feed once (every enabled feed with due_only=False)."""
+        report = CycleReport()
+        feeds = await asyncio.to_thread(self.claim, due_only=due_only, limit=100_000)
+        for outcome in await asyncio.gather(*(self.poll(feed) for feed in feeds)):
+            report.add_poll(outcome)
+        return report
+
+    async def dispatch(self) -> DispatchReport:
+        return await self.dispatcher.dispatch_once()
+
+    async def once(self) -> CycleReport:
+        """`rasd once`: poll every enabled feed, due or not, then deliver what is due."""
+        report = await self.poll_cycle(due_only=False)
+        report.add_dispatch(await self.dispatch())
+        return report

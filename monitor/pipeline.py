@@ -1,0 +1,373 @@
+"""One feed end to end: fetch, parse, match, dedup, store. Owns the transaction that writes
+items, matches, alerts and their deliveries together (the outbox)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from monitor import backoff
+from monitor.dedup import Fingerprint, canonical_url, fingerprint
+from monitor.domain import Document, FeedState, FetchResult, Item, Match, ParsedFeed
+from monitor.errors import FetchError, ParseError
+from monitor.fetch import Fetcher
+from monitor.parse import ParseLimits, parse_feed
+from monitor.stories import StoryIndex
+from notifiers.routes import RouteLike, in_quiet_hours, quiet_hours_end, route_alert
+from storage import alerts as alert_repo
+from storage import deliveries as delivery_repo
+from storage import feeds as feed_repo
+from storage import items as item_repo
+from storage.models import MatchRow
+
+__all__ = ["Pipeline", "PipelineSettings", "PollOutcome", "utcnow"]
+
+log = logging.getLogger("rasd.pipeline")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class PollOutcome:
+    feed_id: int
+    feed: str
+    url: str
+    status: str  # ok | not-modified | error
+    items_seen: int = 0
+    items_new: int = 0
+    alerts_new: int = 0
+    reason: str | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineSettings:
+    interval: timedelta = timedelta(minutes=15)
+    min_interval: timedelta = timedelta(minutes=2)
+    max_interval: timedelta = timedelta(hours=6)
+    adaptive: bool = True
+    jitter: float = 0.1
+    error_backoff_max: timedelta = timedelta(hours=6)
+    parse_limits: ParseLimits = field(default_factory=ParseLimits)
+    delivery_timezone: str = "Africa/Bamako"
+    quiet_hours: str | None = None
+    feed_intervals: dict[int, timedelta] = field(default_factory=dict)  # feed id → configured
+
+
+class MatcherLike:
+    """What the pipeline needs from the rule engine (monitor.match.Matcher)."""
+
+    def match(self, doc: Document) -> list[Match]:  # pragma: no cover - protocol
+        raise NotImplementedError
+
+    def vocabulary_hits(self, doc: Document) -> dict[str, set[str]]:  # pragma: no cover
+        raise NotImplementedError
+
+
+@dataclass(slots=True)
+class _Analysed:
+    item: Item
+    matches: list[Match]
+    entities: tuple[str, ...]
+    canonical: str | None
+    fingerprint: Fingerprint
+
+
+class Pipeline:
+    def __init__(
+        self,
+        *,
+        sessions: sessionmaker[Session],
+        fetcher: Fetcher,
+        matcher: Callable[[], MatcherLike],
+        routes: Sequence[RouteLike],
+        stories: StoryIndex,
+        settings: PipelineSettings,
+        clock: Callable[[], datetime] = utcnow,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._sessions = sessions
+        self._fetcher = fetcher
+        self._matcher = matcher
+        self._routes = routes
+        self._stories = stories
+        self._settings = settings
+        self._clock = clock
+        self._rng = rng or random.Random()
+        self._story_lock = asyncio.Lock()
+
+    async def poll_feed(self, feed: FeedState) -> PollOutcome:
+        try:
+            result = await self._fetcher.fetch(feed)
+        except FetchError as exc:
+            return await asyncio.to_thread(
+                self._record_error, feed, exc.reason, str(exc), exc.retry_after
+            )
+        if result.not_modified:
+            await asyncio.to_thread(self._record_success, feed, result, None, 0)
+            return PollOutcome(feed.id, feed.name, feed.url, "not-modified")
+        try:
+            parsed = await parse_feed(
+                result,
+                lang_hint=feed.lang,
+                encoding=feed.encoding,
+                limits=self._settings.parse_limits,
+            )
+        except ParseError as exc:
+            return await asyncio.to_thread(self._record_error, feed, exc.reason, str(exc), None)
+        for warning in parsed.warnings:
+            log.info("parse: %s: %s", feed.url, warning)
+        analysed = self._analyse(feed, parsed)
+        # Story lookups and inserts are serialised so two feeds carrying one story at the same
+        # moment still join one story in this process.
+        async with self._story_lock:
+            new_items, new_alerts = await asyncio.to_thread(
+                self._store, feed, result, parsed, analysed
+            )
+        return PollOutcome(
+            feed.id,
+            feed.name,
+            feed.url,
+            "ok",
+            items_seen=len(parsed.items),
+            items_new=new_items,
+            alerts_new=new_alerts,
+        )
+
+    # --- pure-ish steps -----------------------------------------------------------------
+
+    def _analyse(self, feed: FeedState, parsed: ParsedFeed) -> list[_Analysed]:
+        matcher = self._matcher()
+        out = []
+        for item in parsed.items:
+            doc = Document(
+                title=item.title,
+                summary=item.summary,
+                lang=item.lang or feed.lang,
+                feed=feed.name,
+                feed_tags=feed.tags,
+            )
+            matches = matcher.match(doc)
+            entities = tuple(sorted(matcher.vocabulary_hits(doc)))
+            out.append(
+                _Analysed(
+                    item,
+                    matches,
+                    entities,
+                    canonical_url(item.url) if item.url else None,
+                    fingerprint(item.title, item.summary),
+                )
+            )
+        return out
+
+    def _next_poll(
+        self, feed: FeedState, floor: timedelta | None, session: Session, now: datetime
+    ) -> datetime:
+        s = self._settings
+        interval = s.feed_intervals.get(feed.id)
+        if interval is None:
+            interval = s.interval
+            if s.adaptive:
+                week = feed_repo.items_since(session, feed.id, now - timedelta(days=7))
+                interval = (
+                    backoff.adaptive_interval(week, minimum=s.min_interval, maximum=s.max_interval)
+                    if week
+                    else min(s.interval, s.max_interval)
+                )
+        return backoff.next_poll(now, interval, self._rng, jitter=s.jitter, floor=floor)
+
+    # --- storage --------------------------------------------------------------------------
+
+    def _record_error(
+        self, feed: FeedState, reason: str, message: str, retry_after: timedelta | None
+    ) -> PollOutcome:
+        now = self._clock()
+        with self._sessions.begin() as session:
+            row = feed_repo.get_feed(session, feed.id)
+            errors = (row.consecutive_errors if row else 0) + 1
+            delay = backoff.error_backoff(
+                errors, self._rng, ceiling=self._settings.error_backoff_max
+            )
+            if retry_after is not None:
+                delay = max(delay, retry_after)
+            gone = reason == "http-410"
+            feed_repo.mark_error(
+                session,
+                feed.id,
+                now,
+                reason=reason,
+                message=message,
+                next_poll_at=now + delay,
+                disable=gone,
+            )
+        if gone:
+            log.warning("fetch: %s (%s): gone (HTTP 410): feed disabled", feed.name, feed.url)
+        else:
+            log.warning(
+                "%s [feed %s, error %d, next try in %s]", message, feed.name, errors, _human(delay)
+            )
+        return PollOutcome(feed.id, feed.name, feed.url, "error", reason=reason, error=message)
+
+    def _record_success(
+        self,
+        feed: FeedState,
+        result: FetchResult,
+        parsed: ParsedFeed | None,
+        new_items: int,
+        session: Session | None = None,
+    ) -> None:
+        now = self._clock()
+        floor = backoff.cache_floor(result.headers, now)
+        if parsed is not None and parsed.ttl is not None:
+            floor = max(floor or timedelta(0), parsed.ttl)
+
+        def write(s: Session) -> None:
+            feed_repo.mark_success(
+                s,
+                feed.id,
+                now,
+                next_poll_at=self._next_poll(feed, floor, s, now),
+                etag=result.etag,
+                last_modified=result.last_modified,
+                new_url=result.permanent_redirect,
+                new_items=new_items,
+            )
+
+        if session is not None:
+            write(session)
+        else:
+            with self._sessions.begin() as s:
+                write(s)
+        if result.permanent_redirect:
+            log.info(
+                "fetch: %s moved permanently to %s: stored URL updated",
+                feed.url,
+                result.permanent_redirect,
+            )
+
+    def _store(
+        self, feed: FeedState, result: FetchResult, parsed: ParsedFeed, analysed: list[_Analysed]
+    ) -> tuple[int, int]:
+        now = self._clock()
+        new_items = new_alerts = 0
+        index_later: list[tuple[int, int, _Analysed]] = []
+        with self._sessions.begin() as session:
+            for entry in analysed:
+                item = entry.item
+                item_id = item_repo.add_item(
+                    session,
+                    feed.id,
+                    item,
+                    now,
+                    canonical_url=entry.canonical,
+                    fingerprint=entry.fingerprint.to_json(),
+                    entities=entry.entities,
+                )
+                if item_id is None:
+                    continue
+                new_items += 1
+                story_id, sources = self._join_story(session, feed, entry, now)
+                item_repo.set_story(session, item_id, story_id)
+                index_later.append((item_id, story_id, entry))
+                for match in entry.matches:
+                    session.add(
+                        MatchRow(
+                            item_id=item_id,
+                            rule_id=match.rule_id,
+                            score=match.score,
+                            hits=alert_repo.hits_to_json(match.hits),
+                            created_at=now,
+                        )
+                    )
+                    alert_id, created = alert_repo.get_or_add_alert(
+                        session,
+                        match,
+                        story_id=story_id,
+                        item_id=item_id,
+                        item=item,
+                        feed=feed.name,
+                        sources=sources,
+                        now=now,
+                    )
+                    if created:
+                        new_alerts += 1
+                        delivery_repo.add_deliveries(
+                            session,
+                            alert_id,
+                            self.plan_deliveries(match, item.lang or feed.lang, now),
+                            now,
+                        )
+            self._record_success(feed, result, parsed, new_items, session)
+        for item_id, story_id, entry in index_later:
+            self._stories.add(
+                key=str(item_id),
+                story_id=story_id,
+                lang=entry.item.lang or feed.lang,
+                title=entry.item.title,
+                summary=entry.item.summary,
+                published=entry.item.published or now,
+                entities=frozenset(entry.entities),
+                url=entry.canonical,
+                fingerprint=entry.fingerprint,
+            )
+        return new_items, new_alerts
+
+    def _join_story(
+        self, session: Session, feed: FeedState, entry: _Analysed, now: datetime
+    ) -> tuple[int, list[str]]:
+        item = entry.item
+        found = self._stories.find(
+            lang=item.lang or feed.lang,
+            title=item.title,
+            summary=item.summary,
+            published=item.published or now,
+            entities=frozenset(entry.entities),
+            url=entry.canonical,
+            fingerprint=entry.fingerprint,
+        )
+        if found is not None:
+            sources = alert_repo.add_story_source(session, found.story_id, feed.name, now)
+            return found.story_id, sources
+        return alert_repo.add_story(session, item, feed.name, now), [feed.name]
+
+    def plan_deliveries(
+        self, match: Match, lang: str | None, now: datetime
+    ) -> list[delivery_repo.PlannedDelivery]:
+        from monitor.schedule import next_digest_time
+
+        s = self._settings
+        held_until: datetime | None = None
+        if match.severity in ("low", "medium") and in_quiet_hours(
+            now, s.quiet_hours, s.delivery_timezone
+        ):
+            assert s.quiet_hours is not None
+            held_until = quiet_hours_end(now, s.quiet_hours, s.delivery_timezone)
+        planned = []
+        for target in route_alert(
+            self._routes, severity=match.severity, tags=match.tags, rule_id=match.rule_id, lang=lang
+        ):
+            if target.mode == "digest":
+                due = next_digest_time(self._routes[target.route], now)
+            else:
+                due = held_until or now
+            planned.append(
+                delivery_repo.PlannedDelivery(target.channel, target.mode, target.route, due)
+            )
+        return planned
+
+
+def _human(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    if seconds < 120:
+        return f"{seconds}s"
+    if seconds < 7200:
+        return f"{seconds // 60}m"
+    return f"{seconds // 3600}h"

@@ -1,0 +1,259 @@
+"""The outbox dispatcher: claim due deliveries per channel, send, record sent / retry / dead,
+group digests, roll bursts over a channel's rate limit into one "… and N more" message.
+
+Only this module counts attempts and decides when to retry (notifiers raise RetryLater or
+Rejected and nothing else)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from monitor.domain import Alert
+from monitor.errors import Rejected, RetryLater
+from notifiers.base import Message, Notifier, effective_rate_limit
+from storage import alerts as alert_repo
+from storage import deliveries as delivery_repo
+from storage.deliveries import DeliveryView
+
+__all__ = ["DispatchReport", "Dispatcher", "retry_delay"]
+
+log = logging.getLogger("rasd.dispatch")
+BATCH = 100
+
+
+@dataclass(slots=True)
+class DispatchReport:
+    sent: int = 0
+    failed: int = 0
+    dead: int = 0
+
+    def add(self, other: DispatchReport) -> None:
+        self.sent += other.sent
+        self.failed += other.failed
+        self.dead += other.dead
+
+
+def retry_delay(
+    attempts: int,
+    rng: random.Random,
+    *,
+    base: timedelta,
+    ceiling: timedelta,
+    after: timedelta | None = None,
+) -> timedelta:
+    """Exponential backoff with full jitter, never below what the API asked for."""
+    exp = min(ceiling.total_seconds(), base.total_seconds() * 2 ** max(0, attempts - 1))
+    delay = timedelta(seconds=exp / 2 + rng.uniform(0, exp / 2))
+    return max(delay, after) if after is not None else delay
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        *,
+        sessions: sessionmaker[Session],
+        notifiers: Mapping[str, Notifier],
+        clock: Callable[[], datetime],
+        owner: str,
+        max_attempts: int = 10,
+        backoff_base: timedelta = timedelta(seconds=30),
+        backoff_max: timedelta = timedelta(hours=1),
+        send_timeout: timedelta = timedelta(seconds=20),
+        lease: timedelta = timedelta(minutes=2),
+        rng: random.Random | None = None,
+    ) -> None:
+        self._sessions = sessions
+        self._notifiers = notifiers
+        self._clock = clock
+        self._owner = owner
+        self._max_attempts = max_attempts
+        self._base = backoff_base
+        self._ceiling = backoff_max
+        self._timeout = send_timeout
+        self._lease = lease
+        self._rng = rng or random.Random()
+
+    async def dispatch_once(self) -> DispatchReport:
+        """Send everything due now; each channel independently, so one failing channel
+        never delays another."""
+        now = self._clock()
+        channels = await asyncio.to_thread(self._pending_channels, now)
+        report = DispatchReport()
+        results = await asyncio.gather(*(self._channel(name) for name in channels))
+        for result in results:
+            report.add(result)
+        return report
+
+    def _pending_channels(self, now: datetime) -> list[str]:
+        with self._sessions.begin() as session:
+            return delivery_repo.pending_channels(session, now)
+
+    async def _channel(self, channel: str) -> DispatchReport:
+        report = DispatchReport()
+        notifier = self._notifiers.get(channel)
+        if notifier is None:
+            await asyncio.to_thread(self._fail_unknown, channel)
+            return report
+        try:
+            report.add(await self._immediate(channel, notifier))
+            report.add(await self._digest(channel, notifier))
+        except Exception:
+            log.exception("dispatch: %s: unexpected error", channel)
+        return report
+
+    def _fail_unknown(self, channel: str) -> None:
+        now = self._clock()
+        with self._sessions.begin() as session:
+            for mode in ("immediate", "digest"):
+                rows = delivery_repo.claim_channel(
+                    session,
+                    channel,
+                    now,
+                    mode=mode,
+                    owner=self._owner,
+                    lease=self._lease,
+                    limit=BATCH,
+                )
+                delivery_repo.mark_failed(
+                    session,
+                    [r.id for r in rows],
+                    now,
+                    error=f"{channel}: channel is no longer configured",
+                    next_attempt_at=None,
+                )
+        log.error("dispatch: %s: channel is not configured: its deliveries are dead", channel)
+
+    def _claim(self, channel: str, mode: str) -> tuple[list[DeliveryView], int | None]:
+        now = self._clock()
+        with self._sessions.begin() as session:
+            rows = delivery_repo.claim_channel(
+                session,
+                channel,
+                now,
+                mode=mode,
+                owner=self._owner,
+                lease=self._lease,
+                limit=BATCH,
+            )
+            notifier = self._notifiers[channel]
+            limit = effective_rate_limit(notifier)
+            budget = None
+            if limit is not None and rows and mode == "immediate":
+                used = delivery_repo.sent_since(session, channel, now - limit.period)
+                budget = max(0, limit.count - used)
+            return rows, budget
+
+    def _alerts(self, rows: Sequence[DeliveryView]) -> list[Alert]:
+        with self._sessions.begin() as session:
+            out = []
+            for row in rows:
+                alert = alert_repo.get_alert(session, row.alert_id)
+                if alert is not None:
+                    out.append(alert)
+            return out
+
+    async def _immediate(self, channel: str, notifier: Notifier) -> DispatchReport:
+        report = DispatchReport()
+        rows, budget = await asyncio.to_thread(self._claim, channel, "immediate")
+        if not rows:
+            return report
+        if budget is not None and len(rows) > budget:
+            if budget == 0:
+                await asyncio.to_thread(self._release, rows)
+                return report
+            # Over the rate limit: send budget-1 alone, then the rest as one rollup.
+            singles, burst = rows[: budget - 1], rows[budget - 1 :]
+        else:
+            singles, burst = rows, []
+        for row in singles:
+            outcome = await self._send(channel, notifier, [row], "alert")
+            report.add(outcome)
+            if outcome.failed:  # head of line: keep order, stop this channel for now
+                await asyncio.to_thread(self._release, [r for r in rows if r.id > row.id])
+                return report
+        if burst:
+            report.add(await self._send(channel, notifier, burst, "rollup"))
+        return report
+
+    async def _digest(self, channel: str, notifier: Notifier) -> DispatchReport:
+        rows, _ = await asyncio.to_thread(self._claim, channel, "digest")
+        if not rows:
+            return DispatchReport()
+        return await self._send(channel, notifier, rows, "digest")
+
+    def _release(self, rows: Sequence[DeliveryView]) -> None:
+        with self._sessions.begin() as session:
+            delivery_repo.release_leases(session, [r.id for r in rows])
+
+    async def _send(
+        self, channel: str, notifier: Notifier, rows: Sequence[DeliveryView], kind: str
+    ) -> DispatchReport:
+        alerts = await asyncio.to_thread(self._alerts, rows)
+        if not alerts:
+            return DispatchReport()
+        if kind == "alert":
+            message = Message("alert", (alerts[0],), rows[0].idempotency_key)
+        elif kind == "rollup":
+            message = Message(
+                "rollup",
+                (alerts[0],),
+                f"rasd-rollup-{channel}-{rows[0].id}",
+                more_count=len(alerts) - 1,
+            )
+        else:
+            message = Message(
+                "digest", tuple(alerts), f"rasd-digest-{channel}-{rows[0].id}-{rows[-1].id}"
+            )
+        ids = [r.id for r in rows]
+        error: str
+        after: timedelta | None = None
+        try:
+            async with asyncio.timeout(self._timeout.total_seconds()):
+                await notifier.send(message)
+        except Rejected as exc:
+            await asyncio.to_thread(self._record_failure, ids, str(exc), None)
+            log.error("dispatch: %s: rejected, not retried: %s", channel, exc)
+            return DispatchReport(dead=len(ids))
+        except RetryLater as exc:
+            error, after = str(exc), exc.after
+        except TimeoutError:
+            error = f"{channel}: no answer within {self._timeout.total_seconds():.0f}s"
+        except Exception as exc:  # a bug or an unexpected library error: retry, say what
+            error = f"{channel}: {type(exc).__name__}: {exc}"
+        else:
+            await asyncio.to_thread(self._record_sent, ids, kind == "rollup")
+            return DispatchReport(sent=len(ids))
+        attempts = max(r.attempts for r in rows) + 1
+        if attempts >= self._max_attempts:
+            await asyncio.to_thread(self._record_failure, ids, error, None)
+            log.error("dispatch: %s: giving up after %d attempts: %s", channel, attempts, error)
+            return DispatchReport(dead=len(ids))
+        delay = retry_delay(
+            attempts, self._rng, base=self._base, ceiling=self._ceiling, after=after
+        )
+        await asyncio.to_thread(self._record_failure, ids, error, self._clock() + delay)
+        log.warning(
+            "dispatch: %s: attempt %d failed, retry in %ds: %s",
+            channel,
+            attempts,
+            delay.total_seconds(),
+            error,
+        )
+        return DispatchReport(failed=len(ids))
+
+    def _record_sent(self, ids: list[int], rolled_up: bool) -> None:
+        with self._sessions.begin() as session:
+            delivery_repo.mark_sent(session, ids, self._clock(), rolled_up=rolled_up)
+
+    def _record_failure(self, ids: list[int], error: str, next_at: datetime | None) -> None:
+        with self._sessions.begin() as session:
+            delivery_repo.mark_failed(
+                session, ids, self._clock(), error=error, next_attempt_at=next_at
+            )
