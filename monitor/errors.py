@@ -1,13 +1,13 @@
 """The exception hierarchy.
 
-    RasdError
-    ├── ConfigError      rasd.yaml: file, line, field
-    ├── RuleError        rules/*.yaml: file, line, column (one or many problems)
-    ├── FetchError       a feed could not be fetched: url, reason
-    ├── ParseError       a body is not a usable feed: url, reason
-    └── DeliveryError    a channel could not deliver
-        ├── RetryLater   transient: try again, after `after` if the API said so
-        └── Rejected     permanent: the API refused this message
+RasdError
+├── ConfigError      rasd.yaml: file, line, field
+├── RuleError        rules/*.yaml: file, line, column (one or many problems)
+├── FetchError       a feed could not be fetched: url, reason
+├── ParseError       a body is not a usable feed: url, reason
+└── DeliveryError    a channel could not deliver
+    ├── RetryLater   transient: try again, after `after` if the API said so
+    └── Rejected     permanent: the API refused this message
 """
 
 from __future__ import annotations
@@ -63,8 +63,15 @@ class RuleError(RasdError):
 class FetchError(RasdError):
     """`reason` is a short stable code (timeout, too-large, http-500, …) for metrics."""
 
-    def __init__(self, url: str, reason: str, detail: str = "", *, retry_after: timedelta | None = None,
-                 status: int | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        reason: str,
+        detail: str = "",
+        *,
+        retry_after: timedelta | None = None,
+        status: int | None = None,
+    ) -> None:
         self.url = url
         self.reason = reason
         self.detail = detail
