@@ -77,7 +77,9 @@ class RateLimit(BaseModel):
 class ChannelConfig(BaseModel):
     """Keys every channel accepts; each channel adds its own and a `type` literal."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, populate_by_name=True, hide_input_in_errors=True
+    )
 
     type: str
     rate_limit: RateLimit | None = None
