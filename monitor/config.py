@@ -257,38 +257,6 @@ class Settings(_Model):
 
     _window = field_validator("story_window", mode="before")(lambda v: parse_duration(v))
 
-    @field_validator("channels", mode="before")
-    @classmethod
-    def _channels(cls, value: object) -> object:
-        if not isinstance(value, Mapping):
-            raise ValueError("channels must be a mapping of name → settings")
-        from notifiers.registry import validate_channel
-
-        for name, raw in value.items():
-            if not isinstance(raw, Mapping):
-                raise ValueError(f"channel {name!r} must be a mapping with a `type`")
-            validate_channel(str(name), raw)
-        return value
-
-    @model_validator(mode="after")
-    def _routes_name_channels(self) -> Settings:
-        for index, route in enumerate(self.routes):
-            for channel in route.channels:
-                if channel not in self.channels:
-                    known = ", ".join(sorted(self.channels)) or "none defined"
-                    raise ValueError(
-                        f"routes[{index}]: unknown channel {channel!r} (channels: {known})"
-                    )
-        for channel in self.delivery.health_route:
-            if channel not in self.channels:
-                raise ValueError(f"delivery.health_route: unknown channel {channel!r}")
-        seen: set[str] = set()
-        for feed in self.feeds:
-            if feed.url in seen:
-                raise ValueError(f"feeds: {feed.url} is listed twice")
-            seen.add(feed.url)
-        return self
-
     def resolve(self, path: Path) -> Path:
         """Relative paths in the config are relative to the working directory."""
         return path if path.is_absolute() else Path.cwd() / path
@@ -398,17 +366,88 @@ def settings_from_text(
     if env.get("RASD_LOG_FORMAT"):
         data["log_format"] = env["RASD_LOG_FORMAT"]
     try:
-        return Settings.model_validate(data)
+        settings = Settings.model_validate(data)
     except ValidationError as exc:
-        for error in exc.errors():
-            loc = tuple(part for part in error["loc"] if not str(part).startswith("function-"))
-            message = error["msg"].removeprefix("Value error, ")
-            if error["type"] == "extra_forbidden":
-                message = "unknown key"
-            elif error["type"] == "missing":
-                message = "required"
-            problems.append(Problem(filename, _line_for(loc, lines), f"{_dotted(loc)}: {message}"))
+        problems.extend(_located(exc, (), lines, filename))
         raise ConfigError(problems) from None
+    problems.extend(_cross_check(settings, lines, filename))
+    if problems:
+        raise ConfigError(problems)
+    return settings
+
+
+def _located(
+    exc: ValidationError, prefix: tuple[str | int, ...], lines: Lines, filename: str
+) -> list[Problem]:
+    out = []
+    for error in exc.errors():
+        loc = prefix + tuple(p for p in error["loc"] if not str(p).startswith("function-"))
+        message = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden":
+            message = "unknown key"
+        elif error["type"] == "missing":
+            message = "required"
+        out.append(Problem(filename, _line_for(loc, lines), f"{_dotted(loc)}: {message}"))
+    return out
+
+
+def _cross_check(settings: Settings, lines: Lines, filename: str) -> list[Problem]:
+    """Checks that span sections: channel settings by type, route → channel names, feeds."""
+    from notifiers.registry import validate_channel
+
+    problems: list[Problem] = []
+    for name, raw in settings.channels.items():
+        where = ("channels", name)
+        if not isinstance(raw, Mapping):
+            problems.append(
+                Problem(
+                    filename,
+                    _line_for(where, lines),
+                    f"{_dotted(where)}: must be a mapping with a `type`",
+                )
+            )
+            continue
+        try:
+            validate_channel(str(name), raw)
+        except ValidationError as exc:
+            problems.extend(_located(exc, where, lines, filename))
+        except ValueError as exc:
+            problems.append(Problem(filename, _line_for(where, lines), f"{_dotted(where)}: {exc}"))
+    known = ", ".join(sorted(settings.channels)) or "none defined"
+    for index, route in enumerate(settings.routes):
+        for position, channel in enumerate(route.channels):
+            if channel not in settings.channels:
+                where = ("routes", index, "channels", position)
+                problems.append(
+                    Problem(
+                        filename,
+                        _line_for(where, lines),
+                        f"{_dotted(where)}: unknown channel {channel!r} (channels: {known})",
+                    )
+                )
+    for position, channel in enumerate(settings.delivery.health_route):
+        if channel not in settings.channels:
+            where = ("delivery", "health_route", position)
+            problems.append(
+                Problem(
+                    filename,
+                    _line_for(where, lines),
+                    f"{_dotted(where)}: unknown channel {channel!r}",
+                )
+            )
+    seen: set[str] = set()
+    for index, feed in enumerate(settings.feeds):
+        if feed.url in seen:
+            where = ("feeds", index, "url")
+            problems.append(
+                Problem(
+                    filename,
+                    _line_for(where, lines),
+                    f"{_dotted(where)}: {feed.url} is listed twice",
+                )
+            )
+        seen.add(feed.url)
+    return problems
 
 
 def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None = None) -> Settings:

@@ -11,3 +11,37 @@ from tests.feedserver import FeedServer
 def feed_server() -> Iterator[FeedServer]:
     with FeedServer() as server:
         yield server
+
+
+PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+def postgres_url() -> str:
+    """The machine's PostgreSQL, or skip with the reason."""
+    import os
+
+    url = os.environ.get("RASD_TEST_POSTGRES", PG_URL)
+    try:
+        import psycopg
+
+        with psycopg.connect(url.replace("+psycopg", ""), connect_timeout=3):
+            pass
+    except Exception as exc:  # any connection failure means: no PostgreSQL here
+        pytest.skip(f"PostgreSQL not reachable at {url}: {type(exc).__name__}: {exc}")
+    return url
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A fresh empty database: a real SQLite file, or the real PostgreSQL (reset)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path_factory.mktemp('db') / 'rasd.db'}"
+    url = postgres_url()
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+    return url
