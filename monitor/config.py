@@ -144,17 +144,22 @@ class RouteConfig(_Model):
 
     _zone = field_validator("timezone")(lambda v: _check_zone(v))
 
-    @model_validator(mode="after")
-    def _digest_needs_schedule(self) -> RouteConfig:
-        if self.mode == "digest":
-            if not self.schedule:
-                raise ValueError('a digest route needs a cron `schedule`, e.g. "0 7 * * *"')
+    @field_validator("schedule")
+    @classmethod
+    def _cron(cls, value: str | None) -> str | None:
+        if value is not None:
             from apscheduler.triggers.cron import CronTrigger
 
             try:
-                CronTrigger.from_crontab(self.schedule, timezone=self.timezone)
+                CronTrigger.from_crontab(value, timezone="UTC")
             except ValueError as exc:
-                raise ValueError(f"schedule: {exc}") from exc
+                raise ValueError(f"not a valid cron expression ({exc})") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _digest_needs_schedule(self) -> RouteConfig:
+        if self.mode == "digest" and not self.schedule:
+            raise ValueError('a digest route needs a cron `schedule`, e.g. "0 7 * * *"')
         if not self.channels:
             raise ValueError("a route needs at least one channel")
         return self

@@ -71,7 +71,7 @@ def test_database_and_listen_overrides() -> None:
             ("interval: 10m", "interval: soon"),
             "rasd.yaml:7: feeds[0].interval: 'soon' is not a duration",
         ),
-        (("lang: ar", "lang: ar\n    colour: red"), "rasd.yaml:8: feeds[0].colour: unknown key"),
+        (("lang: ar", "lang: ar\n    colour: red"), "rasd.yaml:7: feeds[0].colour: unknown key"),
         (
             ("url: http://127.0.0.1:8000/feed.xml", "url: ftp://x/feed"),
             "rasd.yaml:4: feeds[0].url: 'ftp://x/feed' is not an http(s) URL",
@@ -104,7 +104,7 @@ def test_digest_route_needs_valid_cron() -> None:
         '  - channels: [file]\n    mode: digest\n    schedule: "61 7 * * *"',
     )
     found = problems(text, {"HOOK_SECRET": "x"})
-    assert found and found[0].startswith("rasd.yaml:14: routes[0]"), found
+    assert found and found[0].startswith("rasd.yaml:15: routes[0].schedule: not a valid cron"), found
 
 
 def test_load_settings_uses_rasd_config(tmp_path: Path) -> None:
