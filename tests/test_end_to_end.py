@@ -1,0 +1,166 @@
+"""The walking skeleton end to end: real HTTP feeds on 127.0.0.1, the real rules, real SQLite,
+the JSONL channel and a webhook received by a local server that checks its signature."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import shutil
+import socket
+from pathlib import Path
+
+import pytest
+
+from monitor.cli import main
+from tests.feedserver import FeedServer
+
+ROOT = Path(__file__).resolve().parents[1]
+SEED_FEED = ROOT / "monitor" / "demo_data" / "feeds" / "seed-mali-russia-ar.xml"
+FR_FEED = ROOT / "monitor" / "demo_data" / "feeds" / "revue-fr.xml"
+SECRET = "hook-secret-for-tests"
+JSONL_KEYS = {
+    "rule",
+    "tags",
+    "severity",
+    "title",
+    "url",
+    "feed",
+    "published",
+    "matched_terms",
+    "story_id",
+    "sources",
+}
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def setup(tmp_path: Path, feed_server: FeedServer, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    rules = tmp_path / "rules"
+    shutil.copytree(ROOT / "rules", rules)
+    seed = feed_server.add("/seed.xml", SEED_FEED.read_bytes())
+    french = feed_server.add("/fr.xml", FR_FEED.read_bytes())
+    broken = feed_server.add(
+        "/broken.xml",
+        b"<html><body>Maintenance</body></html>",
+        headers={"Content-Type": "text/html"},
+    )
+    unreachable = f"http://127.0.0.1:{closed_port()}/feed.xml"
+    config = tmp_path / "rasd.yaml"
+    config.write_text(
+        f"""
+database: sqlite:///{tmp_path}/data/rasd.db
+rules_dir: {rules}
+feeds:
+  - {{url: "{seed}", name: Seed, lang: ar}}
+  - {{url: "{french}", name: Revue FR, lang: fr}}
+  - {{url: "{broken}", name: Broken}}
+  - {{url: "{unreachable}", name: Unreachable}}
+channels:
+  file: {{type: jsonl, path: {tmp_path}/data/alerts.jsonl}}
+  hook: {{type: webhook, url: "{feed_server.url("/hook")}", secret: "${{HOOK_SECRET}}"}}
+routes:
+  - channels: [file]
+  - match: {{tags: [security]}}
+    channels: [hook]
+""",
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("HOOK_SECRET", SECRET)
+    feed_server.add(
+        "/hook", b"{}", status=200, etag=False, headers={"Content-Type": "application/json"}
+    )
+    return config, tmp_path
+
+
+def run_once(config: Path, capsys: pytest.CaptureFixture[str]) -> tuple[dict[str, int], str]:
+    code = main(["--config", str(config), "once", "--json"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    return json.loads(out.strip().splitlines()[-1]), err
+
+
+def test_once_twice_raises_each_alert_once_and_second_run_is_304(
+    setup,
+    feed_server: FeedServer,
+    capsys: pytest.CaptureFixture[str],  # type: ignore[no-untyped-def]
+) -> None:
+    config, tmp = setup
+    first, err = run_once(config, capsys)
+    assert first["feeds_polled"] == 4
+    assert first["feed_errors"] == 2
+    assert first["items_new"] >= 50
+    assert first["alerts"] > 3
+    assert first["deliveries_failed"] == 0
+    assert first["deliveries_sent"] >= first["alerts"]
+    # one clear line per bad feed, naming it
+    assert "Broken" in err and "not-a-feed" in err
+    assert "Unreachable" in err and "connect" in err
+
+    lines = [json.loads(line) for line in (tmp / "data" / "alerts.jsonl").read_text().splitlines()]
+    assert len(lines) == first["alerts"]
+    assert all(set(line) >= JSONL_KEYS for line in lines)
+    seed_tags = {tag for line in lines if line["feed"] == "Seed" for tag in line["tags"]}
+    assert {"security", "fuel", "russia"} <= seed_tags
+
+    hooks = feed_server.hits("/hook")
+    assert hooks, "the webhook received nothing"
+    for request in hooks:
+        expected = hmac.new(SECRET.encode(), request.body, hashlib.sha256).hexdigest()
+        assert request.headers["x-rasd-signature"] == f"sha256={expected}"
+        assert "security" in json.loads(request.body)["tags"]
+
+    second, _ = run_once(config, capsys)
+    assert second["items_new"] == 0
+    assert second["alerts"] == 0
+    assert second["feeds_not_modified"] == 2
+    assert second["deliveries_sent"] == 0
+    conditional = [r for r in feed_server.hits("/seed.xml") if "if-none-match" in r.headers]
+    assert len(conditional) == 1
+    assert len((tmp / "data" / "alerts.jsonl").read_text().splitlines()) == first["alerts"]
+
+
+def test_bad_rule_file_is_reported_and_the_rest_still_run(
+    setup,
+    capsys: pytest.CaptureFixture[str],  # type: ignore[no-untyped-def]
+) -> None:
+    config, tmp = setup
+    (tmp / "rules" / "zz-broken.yaml").write_text(
+        "rules:\n  - id: broken\n    title: Broken\n    match: {any: ['@no_such_vocabulary']}\n",
+        encoding="utf-8",
+    )
+    summary, err = run_once(config, capsys)
+    assert "zz-broken.yaml:4" in err
+    assert summary["alerts"] > 3
+
+
+def test_alerts_json_lists_alerts_with_deliveries(
+    setup,
+    capsys: pytest.CaptureFixture[str],  # type: ignore[no-untyped-def]
+) -> None:
+    config, _tmp = setup
+    first, _ = run_once(config, capsys)
+    assert main(["--config", str(config), "alerts", "--json", "--limit", "500"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert len(rows) == first["alerts"]
+    assert all(set(row) >= JSONL_KEYS for row in rows)
+    assert all(d["status"] == "sent" for row in rows for d in row["deliveries"])
+    assert main(["--config", str(config), "alerts", "--dead", "--json"]) == 0
+    assert capsys.readouterr().out == ""
+
+
+def test_demo_raises_all_three_topics_for_the_seed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["demo", "--data-dir", str(tmp_path), "--rules", str(ROOT / "rules"), "--json"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    lines = [json.loads(x) for x in (tmp_path / "alerts.jsonl").read_text().splitlines()]
+    seed_tags = {t for line in lines if "seed" in line["feed"] for t in line["tags"]}
+    assert {"security", "fuel", "russia"} <= seed_tags
+    assert json.loads(out.strip().splitlines()[-1])["alerts"] == len(lines)
