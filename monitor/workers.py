@@ -1,0 +1,258 @@
+"""Worker processes for parsing: a wall-clock timeout, an address-space cap, no I/O.
+
+feedparser is pure Python and can be driven into minutes of CPU or gigabytes of memory by
+one hostile feed, and a thread cannot be stopped. So each parse runs in a child process
+(a fresh interpreter: no inherited threads or sockets) that a timeout can kill. Each job runs under
+`RLIMIT_AS`; a worker that timed out, died or ran out of memory is replaced. Children also
+install an audit hook that refuses sockets, subprocesses and opening anything but Python
+modules, so a parser bug cannot turn into a file read or an outbound request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import contextlib
+import multiprocessing
+import multiprocessing.connection
+import os
+import resource
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from monitor.domain import ParsedFeed
+from monitor.errors import ParseError
+
+__all__ = ["ParsePool", "default_pool", "install_io_guard"]
+
+_MODULE_SUFFIXES = (".py", ".pyc", ".so")
+_DENIED_EVENTS = frozenset(
+    {
+        "socket.connect", "socket.bind", "socket.getaddrinfo", "socket.gethostbyname",
+        "socket.sendto", "urllib.Request", "subprocess.Popen", "os.system", "os.exec",
+        "os.posix_spawn", "os.spawn", "os.fork", "os.forkpty", "ctypes.dlopen",
+    }
+)  # fmt: skip
+_POLL_SECONDS = 0.005
+_KILL_WAIT_SECONDS = 5.0
+
+
+def install_io_guard() -> None:
+    """Refuse, in this process, every open() except reading Python modules, and all sockets."""
+
+    def hook(event: str, args: tuple[Any, ...]) -> None:
+        if event == "open":
+            path, mode = args[0], args[1]
+            if isinstance(path, int):
+                return
+            name = os.fsdecode(path) if isinstance(path, str | bytes) else str(path)
+            writing = isinstance(mode, str) and any(flag in mode for flag in "wax+")
+            if writing or not name.endswith(_MODULE_SUFFIXES):
+                raise PermissionError(f"parse worker: open({name!r}) refused")
+        elif event in _DENIED_EVENTS:
+            raise PermissionError(f"parse worker: {event} refused")
+
+    sys.addaudithook(hook)
+
+
+@dataclass(frozen=True)
+class _Job:
+    body: bytes
+    headers: dict[str, str]
+    url: str
+    lang_hint: str | None
+    encoding: str | None
+    limits: Any  # ParseLimits; Any keeps this module free of a parse.py import cycle
+
+
+def serve_fds(read_fd: int, write_fd: int) -> None:
+    """Child main loop: receive a job, parse it under the memory cap, send the outcome."""
+    from monitor.parse import parse_bytes
+
+    receiver = multiprocessing.connection.Connection(read_fd, writable=False)
+    sender = multiprocessing.connection.Connection(write_fd, readable=False)
+    install_io_guard()
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    while True:
+        try:
+            job: _Job = receiver.recv()
+        except (EOFError, OSError):
+            return
+        recycle = False
+        try:
+            resource.setrlimit(resource.RLIMIT_AS, (job.limits.memory_bytes, hard))
+            outcome: tuple[Any, ...] = (
+                "ok",
+                parse_bytes(
+                    job.body, job.headers, job.url,
+                    lang_hint=job.lang_hint, encoding=job.encoding, limits=job.limits,
+                ),
+            )  # fmt: skip
+        except ParseError as exc:
+            outcome = ("error", exc.reason, exc.detail)
+        except MemoryError:
+            recycle = True
+            outcome = ("error", "too-large", f"over {job.limits.memory_bytes} bytes of memory")
+        except RecursionError:
+            outcome = ("error", "malformed", "nesting too deep")
+        except Exception as exc:  # a parser bug must not take the daemon down
+            recycle = True
+            outcome = ("error", "parse-crashed", f"{type(exc).__name__}: {exc}"[:300])
+        finally:
+            resource.setrlimit(resource.RLIMIT_AS, (hard, hard))
+        del job
+        sender.send((*outcome[:1], recycle, *outcome[1:]))
+
+
+class _Worker:
+    """One child interpreter (`python -c`, not multiprocessing's spawn: that re-runs the
+    parent's main script) talking over a pair of pipes."""
+
+    def __init__(self) -> None:
+        from_parent, to_child = os.pipe()  # (read end, write end)
+        from_child, to_parent = os.pipe()
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+        code = f"from monitor.workers import serve_fds; serve_fds({from_parent}, {to_parent})"
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-c", code],
+                pass_fds=(from_parent, to_parent),
+                stdin=subprocess.DEVNULL,
+                env=env,
+                close_fds=True,
+            )
+        finally:
+            os.close(from_parent)
+            os.close(to_parent)
+        self.sender = multiprocessing.connection.Connection(to_child, readable=False)
+        self.receiver = multiprocessing.connection.Connection(from_child, writable=False)
+        self.jobs = 0
+
+    @property
+    def exitcode(self) -> int | None:
+        return self.process.poll()
+
+    def call(self, job: _Job, deadline: float) -> tuple[Any, ...]:
+        """Blocking round trip; runs in a thread. Raises TimeoutError or EOFError."""
+        self.sender.send(job)
+        if not self.receiver.poll(max(deadline - time.monotonic(), 0)):
+            raise TimeoutError
+        reply: tuple[Any, ...] = self.receiver.recv()
+        return reply
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(_KILL_WAIT_SECONDS)
+        self.sender.close()
+        self.receiver.close()
+
+
+class ParsePool:
+    """Up to `size` parse workers, started on demand and replaced when they misbehave."""
+
+    def __init__(self, size: int | None = None, *, max_jobs_per_worker: int = 500) -> None:
+        self.size = size or max(1, min(2, os.cpu_count() or 1))
+        self.max_jobs_per_worker = max_jobs_per_worker
+        self._idle: list[_Worker] = []
+        self._busy = 0
+        self._lock = threading.Lock()
+        self._closed = False
+
+    async def parse(
+        self,
+        body: bytes,
+        headers: Mapping[str, str],
+        url: str,
+        *,
+        lang_hint: str | None,
+        encoding: str | None,
+        limits: Any,
+    ) -> ParsedFeed:
+        job = _Job(body, dict(headers), url, lang_hint, encoding, limits)
+        deadline = time.monotonic() + limits.timeout.total_seconds()
+        worker = await self._checkout(url, deadline)
+        healthy = False
+        try:
+            reply = await asyncio.to_thread(worker.call, job, deadline)
+            healthy = True
+        except TimeoutError as exc:
+            raise ParseError(url, "parse-timeout", f"no result within {limits.timeout}") from exc
+        except (EOFError, OSError) as exc:
+            code = worker.exitcode
+            raise ParseError(url, "parse-crashed", f"worker died (exit code {code})") from exc
+        finally:
+            self._checkin(worker, healthy)
+        status, recycle, *rest = reply
+        if recycle:
+            self._retire(worker)
+        if status == "ok":
+            parsed: ParsedFeed = rest[0]
+            return parsed
+        raise ParseError(url, rest[0], rest[1])
+
+    async def _checkout(self, url: str, deadline: float) -> _Worker:
+        while True:
+            with self._lock:
+                if self._closed:
+                    raise ParseError(url, "parse-crashed", "the parse pool is closed")
+                if self._idle:
+                    self._busy += 1
+                    return self._idle.pop()
+                if self._busy < self.size:
+                    self._busy += 1
+                    break
+            if time.monotonic() > deadline:
+                raise ParseError(url, "parse-timeout", "no parse worker became free in time")
+            await asyncio.sleep(_POLL_SECONDS)
+        try:
+            return await asyncio.to_thread(_Worker)
+        except BaseException:
+            with self._lock:
+                self._busy -= 1
+            raise
+
+    def _checkin(self, worker: _Worker, healthy: bool) -> None:
+        worker.jobs += 1
+        keep = healthy and worker.jobs < self.max_jobs_per_worker
+        with self._lock:
+            self._busy -= 1
+            if keep and not self._closed:
+                self._idle.append(worker)
+                return
+        worker.kill()
+
+    def _retire(self, worker: _Worker) -> None:
+        with self._lock:
+            if worker not in self._idle:
+                return
+            self._idle.remove(worker)
+        worker.kill()
+
+    def close(self) -> None:
+        """Stop every idle worker; busy ones stop when their job returns."""
+        with self._lock:
+            self._closed = True
+            idle, self._idle = self._idle, []
+        for worker in idle:
+            worker.kill()
+
+
+_default: ParsePool | None = None
+_default_lock = threading.Lock()
+
+
+def default_pool() -> ParsePool:
+    """The process-wide pool `parse_feed` uses; closed at interpreter exit."""
+    global _default
+    with _default_lock:
+        if _default is None or _default._closed:
+            _default = ParsePool()
+            atexit.register(_default.close)
+        return _default
