@@ -13,7 +13,6 @@ from datetime import timedelta
 from types import TracebackType
 
 import httpx
-from notifiers.registry import build_notifier
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -27,9 +26,11 @@ from monitor.rulebook import RuleBook
 from monitor.stories import StoryIndex
 from notifiers.base import Notifier, RenderSettings
 from notifiers.dispatcher import Dispatcher, DispatchReport
+from notifiers.registry import build_notifier
 from storage import feeds as feed_repo
 from storage import items as item_repo
-from storage.db import create_db_engine, ensure_schema, make_sessionmaker
+from storage.db import create_db_engine, make_sessionmaker
+from storage.migrate import prepare_schema
 
 __all__ = ["App", "CycleReport"]
 
@@ -77,8 +78,11 @@ class CycleReport:
 class App:
     """`async with App(settings) as app:` opens everything; leaving closes it."""
 
-    def __init__(self, settings: Settings, *, owner: str | None = None) -> None:
+    def __init__(
+        self, settings: Settings, *, owner: str | None = None, migrate: bool = False
+    ) -> None:
         self.settings = settings
+        self.migrate = migrate  # run pending migrations instead of refusing to start
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}"
         self.engine: Engine
         self.sessions: sessionmaker[Session]
@@ -93,7 +97,13 @@ class App:
     async def __aenter__(self) -> App:
         s = self.settings
         self.engine = create_db_engine(s.database)
-        await asyncio.to_thread(ensure_schema, self.engine)
+        try:
+            migrated = await asyncio.to_thread(prepare_schema, self.engine, migrate=self.migrate)
+        except BaseException:
+            self.engine.dispose()
+            raise
+        if migrated:
+            log.info("app: database schema migrated to revision %s", migrated)
         self.sessions = make_sessionmaker(self.engine)
         with self.sessions.begin() as session:
             feed_repo.sync_feeds(session, s.feeds, utcnow())

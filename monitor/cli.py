@@ -15,6 +15,7 @@ from pathlib import Path
 from monitor.config import Settings, load_settings, parse_duration
 from monitor.errors import ConfigError, FetchError, ParseError, RuleError
 from monitor.logs import setup_logging
+from storage.migrate import SchemaError
 
 __all__ = ["main"]
 
@@ -28,7 +29,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 # --- run / once / demo ---------------------------------------------------------------------
 
 
-async def _run_daemon(settings: Settings) -> int:
+async def _run_daemon(settings: Settings, *, migrate: bool = False) -> int:
     from monitor.app import App
     from monitor.scheduler import Daemon
     from monitor.web import serve
@@ -37,7 +38,7 @@ async def _run_daemon(settings: Settings) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    async with App(settings) as app:
+    async with App(settings, migrate=migrate) as app:
         daemon = Daemon(app)
         server = await serve(app, daemon) if settings.server.enabled else None
         try:
@@ -52,7 +53,7 @@ async def _run_daemon(settings: Settings) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     settings = _settings(args)
     setup_logging(settings.log_format)
-    return asyncio.run(_run_daemon(settings))
+    return asyncio.run(_run_daemon(settings, migrate=args.migrate))
 
 
 async def _once(settings: Settings) -> dict[str, int]:
@@ -402,6 +403,43 @@ def cmd_config_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from storage.migrate import check_schema, upgrade
+
+    settings = _settings(args)
+    revision = upgrade(settings.database, args.revision)
+    print(f"database at schema revision {revision}")
+    if args.revision == "head":
+        from storage.db import create_db_engine
+
+        engine = create_db_engine(settings.database)
+        try:
+            problem = check_schema(engine)
+        finally:
+            engine.dispose()
+        if problem:
+            print(problem, file=sys.stderr)
+            return 1
+    return 0
+
+
+def cmd_db_check(args: argparse.Namespace) -> int:
+    from storage.db import create_db_engine
+    from storage.migrate import check_schema, current_revision
+
+    engine = create_db_engine(_settings(args).database)
+    try:
+        problem = check_schema(engine)
+        revision = current_revision(engine)
+    finally:
+        engine.dispose()
+    if problem:
+        print(problem, file=sys.stderr)
+        return 1
+    print(f"ok: database at schema revision {revision}")
+    return 0
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     from monitor.status import status_text
 
@@ -418,6 +456,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("run", help="start the daemon")
+    p.add_argument(
+        "--migrate", action="store_true", help="apply pending schema migrations before starting"
+    )
     p.set_defaults(func=cmd_run)
     p = sub.add_parser("once", help="poll every enabled feed once, deliver, exit")
     p.add_argument("--json", action="store_true", help="print a JSON summary line")
@@ -488,6 +529,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = config.add_parser("check", help="validate rasd.yaml without starting")
     p.set_defaults(func=cmd_config_check)
 
+    db = sub.add_parser("db", help="database schema").add_subparsers(
+        dest="db_command", required=True
+    )
+    p = db.add_parser("upgrade", help="apply the schema migrations (SQLite and PostgreSQL)")
+    p.add_argument("revision", nargs="?", default="head")
+    p.set_defaults(func=cmd_db_upgrade)
+    p = db.add_parser("check", help="exit 1 with a message if the schema is not current")
+    p.set_defaults(func=cmd_db_check)
+
     p = sub.add_parser("status", help="feeds, outbox and rules at a glance")
     p.set_defaults(func=cmd_status)
     return parser
@@ -505,6 +555,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
         return 1
+    except SchemaError as exc:
+        print(f"rasd: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
 

@@ -59,7 +59,9 @@ def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
 
 
 def ensure_schema(engine: Engine) -> None:
-    """Create missing tables (the embedded default); production uses `rasd db upgrade`."""
-    from storage.models import Base
+    """Create the schema in an empty database by running the migrations; an existing schema
+    is left as it is (`rasd db upgrade` moves it)."""
+    from storage.migrate import schema_state, upgrade
 
-    Base.metadata.create_all(engine)
+    if schema_state(engine)[0] == "empty":
+        upgrade(engine)
