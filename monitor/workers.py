@@ -42,8 +42,12 @@ _POLL_SECONDS = 0.005
 _KILL_WAIT_SECONDS = 5.0
 
 
-def install_io_guard() -> None:
-    """Refuse, in this process, every open() except reading Python modules, and all sockets."""
+def install_io_guard() -> list[str]:
+    """Refuse, in this process, every open() except reading Python modules, and all sockets.
+
+    Returns the list the hook appends each refused attempt to, so callers can report them.
+    """
+    refused: list[str] = []
 
     def hook(event: str, args: tuple[Any, ...]) -> None:
         if event == "open":
@@ -53,11 +57,14 @@ def install_io_guard() -> None:
             name = os.fsdecode(path) if isinstance(path, str | bytes) else str(path)
             writing = isinstance(mode, str) and any(flag in mode for flag in "wax+")
             if writing or not name.endswith(_MODULE_SUFFIXES):
+                refused.append(f"open({name!r})")
                 raise PermissionError(f"parse worker: open({name!r}) refused")
         elif event in _DENIED_EVENTS:
+            refused.append(event)
             raise PermissionError(f"parse worker: {event} refused")
 
     sys.addaudithook(hook)
+    return refused
 
 
 @dataclass(frozen=True)
@@ -76,7 +83,7 @@ def serve_fds(read_fd: int, write_fd: int) -> None:
 
     receiver = multiprocessing.connection.Connection(read_fd, writable=False)
     sender = multiprocessing.connection.Connection(write_fd, readable=False)
-    install_io_guard()
+    refused = install_io_guard()
     _, hard = resource.getrlimit(resource.RLIMIT_AS)
     while True:
         try:
@@ -106,6 +113,10 @@ def serve_fds(read_fd: int, write_fd: int) -> None:
         finally:
             resource.setrlimit(resource.RLIMIT_AS, (hard, hard))
         del job
+        if refused:
+            # The parser tried to touch a file or the network: its output cannot be trusted.
+            outcome = ("error", "io-refused", "; ".join(refused)[:300])
+            refused.clear()
         sender.send((*outcome[:1], recycle, *outcome[1:]))
 
 
