@@ -20,6 +20,7 @@ from monitor.config import Settings
 from monitor.dedup import Fingerprint
 from monitor.domain import FeedState
 from monitor.fetch import Fetcher, FetchLimits, make_client
+from monitor.metrics import METRICS
 from monitor.parse import ParseLimits
 from monitor.pipeline import Pipeline, PipelineSettings, PollOutcome, utcnow
 from monitor.rulebook import RuleBook
@@ -212,12 +213,12 @@ class App:
     async def poll(self, feed: FeedState) -> PollOutcome:
         async with self._slots:
             try:
-                return await self.pipeline.poll_feed(feed)
+                outcome = await self.pipeline.poll_feed(feed)
             except Exception as exc:  # one feed's bug must never stop the others
-                log.exception("pipeline: %s: unexpected error", feed.url)
+                log.exception("pipeline: %s: unexpected error", feed.url, extra={"feed": feed.name})
                 with self.sessions.begin() as session:
                     feed_repo.release(session, [feed.id], self.owner)
-                return PollOutcome(
+                outcome = PollOutcome(
                     feed.id,
                     feed.name,
                     feed.url,
@@ -225,6 +226,8 @@ class App:
                     reason="internal",
                     error=f"{type(exc).__name__}: {exc}",
                 )
+            METRICS.record_poll(outcome)
+            return outcome
 
     async def poll_cycle(self, *, due_only: bool = True) -> CycleReport:
         """Poll every claimable feed once (every enabled feed with due_only=False)."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
@@ -10,6 +10,15 @@ if TYPE_CHECKING:
     from monitor.app import App
 
 __all__ = ["METRICS", "Metrics", "render_metrics"]
+
+
+class _Outcome(Protocol):
+    """What a poll reports (monitor.pipeline.PollOutcome)."""
+
+    status: str
+    reason: str | None
+    items_new: int
+    alerts_new: int
 
 
 class Metrics:
@@ -42,6 +51,14 @@ class Metrics:
         self.dead = Gauge("rasd_deliveries_dead", "Dead deliveries", ["channel"], registry=r)
         self.feeds_unhealthy = Gauge("rasd_feeds_unhealthy", "Feeds failing or silent", registry=r)
         self.rules_active = Gauge("rasd_rules_active", "Active rules", registry=r)
+
+    def record_poll(self, outcome: _Outcome) -> None:
+        """Count one finished poll. Labels are bounded: outcome and error reason codes."""
+        self.polls.labels(outcome.status).inc()
+        if outcome.status == "error":
+            self.poll_errors.labels(outcome.reason or "unknown").inc()
+        self.items_new.inc(outcome.items_new)
+        self.alerts.inc(outcome.alerts_new)
 
 
 METRICS = Metrics()

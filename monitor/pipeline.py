@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -17,6 +18,7 @@ from monitor.dedup import Fingerprint, canonical_url, fingerprint
 from monitor.domain import Document, FeedState, FetchResult, Item, Match, ParsedFeed
 from monitor.errors import FetchError, ParseError
 from monitor.fetch import Fetcher
+from monitor.metrics import METRICS
 from monitor.parse import ParseLimits, parse_feed
 from monitor.stories import StoryIndex
 from notifiers.routes import RouteLike, in_quiet_hours, quiet_hours_end, route_alert
@@ -105,12 +107,15 @@ class Pipeline:
         self._story_lock = asyncio.Lock()
 
     async def poll_feed(self, feed: FeedState) -> PollOutcome:
+        started = time.monotonic()
         try:
             result = await self._fetcher.fetch(feed)
         except FetchError as exc:
             return await asyncio.to_thread(
                 self._record_error, feed, exc.reason, str(exc), exc.retry_after
             )
+        finally:
+            METRICS.fetch_seconds.observe(time.monotonic() - started)
         if result.not_modified:
             await asyncio.to_thread(self._record_success, feed, result, None, 0)
             return PollOutcome(feed.id, feed.name, feed.url, "not-modified")
@@ -124,7 +129,7 @@ class Pipeline:
         except ParseError as exc:
             return await asyncio.to_thread(self._record_error, feed, exc.reason, str(exc), None)
         for warning in parsed.warnings:
-            log.info("parse: %s: %s", feed.url, warning)
+            log.info("parse: %s: %s", feed.url, warning, extra={"feed": feed.name})
         analysed = self._analyse(feed, parsed)
         # Story lookups and inserts are serialised so two feeds carrying one story at the same
         # moment still join one story in this process.
@@ -209,10 +214,20 @@ class Pipeline:
                 disable=gone,
             )
         if gone:
-            log.warning("fetch: %s (%s): gone (HTTP 410): feed disabled", feed.name, feed.url)
+            log.warning(
+                "fetch: %s (%s): gone (HTTP 410): feed disabled",
+                feed.name,
+                feed.url,
+                extra={"feed": feed.name, "reason": reason},
+            )
         else:
             log.warning(
-                "%s [feed %s, error %d, next try in %s]", message, feed.name, errors, _human(delay)
+                "%s [feed %s, error %d, next try in %s]",
+                message,
+                feed.name,
+                errors,
+                _human(delay),
+                extra={"feed": feed.name, "reason": reason},
             )
         return PollOutcome(feed.id, feed.name, feed.url, "error", reason=reason, error=message)
 
@@ -259,6 +274,7 @@ class Pipeline:
         now = self._clock()
         new_items = new_alerts = 0
         index_later: list[tuple[int, int, _Analysed]] = []
+        raised: list[tuple[int, str]] = []
         with self._sessions.begin() as session:
             for entry in analysed:
                 item = entry.item
@@ -299,6 +315,7 @@ class Pipeline:
                     )
                     if created:
                         new_alerts += 1
+                        raised.append((alert_id, match.rule_id))
                         delivery_repo.add_deliveries(
                             session,
                             alert_id,
@@ -306,7 +323,17 @@ class Pipeline:
                             now,
                         )
             self._record_success(feed, result, parsed, new_items, session)
+        for alert_id, rule_id in raised:
+            log.info(
+                "pipeline: alert %d: rule %s fired on an item of %s",
+                alert_id,
+                rule_id,
+                feed.name,
+                extra={"feed": feed.name, "rule": rule_id, "alert": alert_id},
+            )
         for item_id, story_id, entry in index_later:
+            for match in entry.matches:
+                METRICS.matches.labels(match.rule_id).inc()
             self._stories.add(
                 key=str(item_id),
                 story_id=story_id,

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from monitor.errors import Problem, RuleError
 from monitor.match import Matcher
+from monitor.metrics import METRICS
 from monitor.rules import RuleSet, load_rules
 
 __all__ = ["RuleBook", "rule_files"]
@@ -85,10 +86,13 @@ class RuleBook:
         self._signature = signature
         if not files:
             self.problems = (Problem(str(self.root), 0, "no rule files (*.yaml) found"),)
+            METRICS.rule_reload_errors.inc()
             log.error("rules: %s: no rule files found; keeping the previous rule set", self.root)
             return False
         result = load_leniently(files)
         self.problems = result.problems
+        if result.problems:
+            METRICS.rule_reload_errors.inc()
         for problem in result.problems:
             log.error("rules: %s", problem)
             if self._on_error:

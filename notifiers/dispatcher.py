@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.domain import Alert
 from monitor.errors import Rejected, RetryLater
+from monitor.metrics import METRICS
 from notifiers.base import Message, Notifier, effective_rate_limit
 from storage import alerts as alert_repo
 from storage import deliveries as delivery_repo
@@ -105,7 +106,14 @@ class Dispatcher:
             report.add(await self._immediate(channel, notifier))
             report.add(await self._digest(channel, notifier))
         except Exception:
-            log.exception("dispatch: %s: unexpected error", channel)
+            log.exception("dispatch: %s: unexpected error", channel, extra={"channel": channel})
+        for status, count in (
+            ("sent", report.sent),
+            ("retry", report.failed),
+            ("dead", report.dead),
+        ):
+            if count:
+                METRICS.deliveries.labels(channel, status).inc(count)
         return report
 
     def _fail_unknown(self, channel: str) -> None:
@@ -219,7 +227,9 @@ class Dispatcher:
                 await notifier.send(message)
         except Rejected as exc:
             await asyncio.to_thread(self._record_failure, ids, str(exc), None)
-            log.error("dispatch: %s: rejected, not retried: %s", channel, exc)
+            log.error(
+                "dispatch: %s: rejected, not retried: %s", channel, exc, extra={"channel": channel}
+            )
             return DispatchReport(dead=len(ids))
         except RetryLater as exc:
             error, after = str(exc), exc.after
@@ -233,7 +243,13 @@ class Dispatcher:
         attempts = max(r.attempts for r in rows) + 1
         if attempts >= self._max_attempts:
             await asyncio.to_thread(self._record_failure, ids, error, None)
-            log.error("dispatch: %s: giving up after %d attempts: %s", channel, attempts, error)
+            log.error(
+                "dispatch: %s: giving up after %d attempts: %s",
+                channel,
+                attempts,
+                error,
+                extra={"channel": channel},
+            )
             return DispatchReport(dead=len(ids))
         delay = retry_delay(
             attempts, self._rng, base=self._base, ceiling=self._ceiling, after=after
@@ -245,6 +261,7 @@ class Dispatcher:
             attempts,
             delay.total_seconds(),
             error,
+            extra={"channel": channel},
         )
         return DispatchReport(failed=len(ids))
 
