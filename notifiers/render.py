@@ -195,23 +195,18 @@ def clip(
     if end < len(text):
         space = text.rfind(" ", start + limit // 2, end)
         end = space if space != -1 else end
+    window = text[start:end]
+    first = start + len(window) - len(window.lstrip())
+    last = start + len(window.rstrip())
     prefix = ELLIPSIS if start > 0 else ""
     suffix = ELLIPSIS if end < len(text) else ""
-    shift = len(prefix) - start
+    shift = len(prefix) - first
     kept = tuple(
         replace(h, start=h.start + shift, end=h.end + shift)
         for h in own
-        if h.start >= start and h.end <= end
+        if h.start >= first and h.end <= last
     )
-    return f"{prefix}{text[start:end].strip()}{suffix}", _restrip(text[start:end], kept, shift)
-
-
-def _restrip(window: str, hits: tuple[TermHit, ...], shift: int) -> tuple[TermHit, ...]:
-    """Offsets after `.strip()` removed leading spaces from the window."""
-    lead = len(window) - len(window.lstrip())
-    if not lead:
-        return hits
-    return tuple(replace(h, start=h.start - lead, end=h.end - lead) for h in hits)
+    return f"{prefix}{text[first:last]}{suffix}", kept
 
 
 def safe_url(url: str | None) -> str | None:
