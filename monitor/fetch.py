@@ -129,7 +129,8 @@ class Fetcher:
                     raise FetchError(feed.url, "timeout", _describe(exc)) from exc
                 except (httpx.ConnectError, httpx.ProxyError) as exc:
                     raise FetchError(feed.url, "connect", _describe(exc)) from exc
-                except httpx.UnsupportedProtocol as exc:
+                except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
+                    # httpx builds the next request of a redirect even when not following it
                     raise FetchError(feed.url, "invalid-url", _describe(exc)) from exc
                 except httpx.HTTPError as exc:
                     raise FetchError(feed.url, "connect", _describe(exc)) from exc
