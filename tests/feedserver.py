@@ -50,12 +50,17 @@ class FeedServer:
                 body = self.rfile.read(length) if length else b""
                 with server._lock:
                     server.requests.append(
-                        Seen(self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+                        Seen(
+                            self.command,
+                            self.path,
+                            {k.lower(): v for k, v in self.headers.items()},
+                            body,
+                        )
                     )
                 return body
 
             def do_GET(self) -> None:
-                self._record()
+                self.request_body = self._record()  # handlers read the body from here
                 route = server.routes.get(self.path.split("?")[0]) or server.routes.get(self.path)
                 if route is None:
                     self._send(404, b"not found", {"Content-Type": "text/plain"})

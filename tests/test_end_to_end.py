@@ -113,7 +113,8 @@ def test_once_twice_raises_each_alert_once_and_second_run_is_304(
     for request in hooks:
         expected = hmac.new(SECRET.encode(), request.body, hashlib.sha256).hexdigest()
         assert request.headers["x-rasd-signature"] == f"sha256={expected}"
-        assert "security" in json.loads(request.body)["tags"]
+        for alert in json.loads(request.body)["alerts"]:
+            assert "security" in alert["tags"]
 
     second, _ = run_once(config, capsys)
     assert second["items_new"] == 0
