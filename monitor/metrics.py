@@ -72,13 +72,17 @@ def render_metrics(app: App) -> bytes:
     from storage import feeds as feed_repo
 
     now = datetime.now(UTC)
-    with app.sessions.begin() as session:
-        counts = delivery_repo.count_by_status(session)
-        unhealthy = sum(
-            feed_status(row, now, app.settings.polling.health_threshold)
-            in ("failing", "silent", "gone")
-            for row in feed_repo.list_feeds(session)
-        )
+    METRICS.rules_active.set(app.rules.matcher.rule_count)
+    try:
+        with app.sessions.begin() as session:
+            counts = delivery_repo.count_by_status(session)
+            unhealthy = sum(
+                feed_status(row, now, app.settings.polling.health_threshold)
+                in ("failing", "silent", "gone")
+                for row in feed_repo.list_feeds(session)
+            )
+    except Exception:  # database down: still serve the counters, /readyz tells why
+        return generate_latest(METRICS.registry)
     METRICS.outbox.clear()
     METRICS.dead.clear()
     for (channel, status), n in counts.items():
@@ -87,5 +91,4 @@ def render_metrics(app: App) -> bytes:
         elif status == "dead":
             METRICS.dead.labels(channel).set(n)
     METRICS.feeds_unhealthy.set(unhealthy)
-    METRICS.rules_active.set(app.rules.matcher.rule_count)
     return generate_latest(METRICS.registry)

@@ -29,11 +29,20 @@ def readiness(app: App, daemon: Daemon) -> tuple[bool, dict[str, object]]:
         checks["database"] = "ok"
     except Exception as exc:  # any driver error means not ready
         checks["database"] = f"error: {type(exc).__name__}"
+    if checks["database"] == "ok":
+        from storage.migrate import check_schema
+
+        try:
+            checks["schema"] = check_schema(app.engine) or "ok"
+        except Exception as exc:  # the version table unreadable: not ready either
+            checks["schema"] = f"error: {type(exc).__name__}"
     checks["rules"] = "ok" if app.rules.matcher.rule_count else "no rules loaded"
     if app.rules.problems:
         checks["rule_errors"] = [str(p) for p in app.rules.problems]
-    checks["scheduler"] = "ok" if daemon.running else "not running"
-    ready = all(checks[k] == "ok" for k in ("database", "rules", "scheduler"))
+    checks["scheduler"] = (
+        "draining" if daemon.draining else "ok" if daemon.running else "not running"
+    )
+    ready = all(checks.get(k) == "ok" for k in ("database", "schema", "rules", "scheduler"))
     return ready, checks
 
 
@@ -77,5 +86,6 @@ async def serve(app: App, daemon: Daemon) -> asyncio.Server:
     server = await asyncio.start_server(
         lambda r, w: _handle(app, daemon, r, w), host=host, port=port
     )
-    log.info("web: /healthz /readyz /metrics on http://%s:%d", host, port)
+    bound = server.sockets[0].getsockname()[1] if server.sockets else port
+    log.info("web: /healthz /readyz /metrics on http://%s:%d", host, bound)
     return server
