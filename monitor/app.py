@@ -17,14 +17,13 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.config import Settings
-from monitor.dedup import Fingerprint
+from monitor.dedup import Fingerprint, StoryIndex
 from monitor.domain import FeedState
 from monitor.fetch import Fetcher, FetchLimits, make_client
 from monitor.metrics import METRICS
 from monitor.parse import ParseLimits
 from monitor.pipeline import Pipeline, PipelineSettings, PollOutcome, utcnow
 from monitor.rulebook import RuleBook
-from monitor.stories import StoryIndex
 from notifiers.base import Notifier, RenderSettings
 from notifiers.dispatcher import Dispatcher, DispatchReport
 from notifiers.registry import build_notifier

@@ -14,13 +14,12 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor import backoff
-from monitor.dedup import Fingerprint, canonical_url, fingerprint
+from monitor.dedup import Fingerprint, StoryIndex, canonical_url, fingerprint
 from monitor.domain import Document, FeedState, FetchResult, Item, Match, ParsedFeed
 from monitor.errors import FetchError, ParseError
 from monitor.fetch import Fetcher
 from monitor.metrics import METRICS
 from monitor.parse import ParseLimits, parse_feed
-from monitor.stories import StoryIndex
 from notifiers.routes import RouteLike, in_quiet_hours, quiet_hours_end, route_alert
 from storage import alerts as alert_repo
 from storage import deliveries as delivery_repo
