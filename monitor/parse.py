@@ -34,7 +34,7 @@ import feedparser.api
 from monitor.dates import parse_localized_date
 from monitor.domain import FetchResult, Item, ParsedFeed
 from monitor.errors import ParseError
-from monitor.sanitize import clean_text, html_to_text, safe_url
+from monitor.sanitize import clean_text, html_to_text, looks_like_html, safe_url
 
 __all__ = ["ParseLimits", "parse_bytes", "parse_feed"]
 
@@ -277,7 +277,9 @@ def _from_feedparser(
 
 def _item(entry: Any, url: str, feed_lang: str | None, limits: ParseLimits) -> Item:
     title = _detail_text(entry, "title", limits.max_title_chars)
-    summary = _detail_text(entry, "summary", limits.max_summary_chars)
+    summary = ""
+    if entry.get("summary_detail"):
+        summary = _detail_text(entry, "summary", limits.max_summary_chars)
     if not summary:
         content = entry.get("content") or []
         if content and isinstance(content[0], dict):
@@ -322,11 +324,15 @@ def _detail_text(obj: Any, key: str, max_chars: int) -> str:
 
 
 def _text(value: str, media_type: object, max_chars: int) -> str:
+    """Plain text of a field. Text that merely looks like markup is treated as HTML too:
+    feeds often mislabel HTML as text."""
     if not value:
         return ""
-    if isinstance(media_type, str) and media_type.lower() in _HTML_TYPES:
-        return html_to_text(value, max_chars=max_chars, single_line=max_chars <= 1000)
-    return clean_text(value, max_chars=max_chars, single_line=max_chars <= 1000)
+    single_line = max_chars <= 1000
+    is_html = isinstance(media_type, str) and media_type.lower() in _HTML_TYPES
+    if is_html or looks_like_html(value):
+        return html_to_text(value, max_chars=max_chars, single_line=single_line)
+    return clean_text(value, max_chars=max_chars, single_line=single_line)
 
 
 def _guid(raw: str, link: str | None, title: str, summary: str) -> str:

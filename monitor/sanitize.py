@@ -11,7 +11,15 @@ import re
 from html.parser import HTMLParser
 from urllib.parse import urljoin, urlsplit
 
-__all__ = ["ALLOWED_SCHEMES", "MAX_URL_CHARS", "clean_text", "html_to_text", "safe_url"]
+__all__ = [
+    "ALLOWED_SCHEMES",
+    "MAX_URL_CHARS",
+    "clean_text",
+    "html_to_text",
+    "looks_like_html",
+    "safe_url",
+    "truncate",
+]
 
 ALLOWED_SCHEMES = frozenset({"http", "https"})
 MAX_URL_CHARS = 2048
@@ -36,6 +44,21 @@ _BLOCK = frozenset(
         "li", "main", "nav", "ol", "p", "pre", "section", "table", "td", "th", "tr", "ul",
     }
 )  # fmt: skip
+
+_INLINE = frozenset(
+    {
+        "a", "abbr", "b", "bdi", "bdo", "big", "blink", "body", "center", "cite", "code",
+        "data", "del", "details", "dfn", "em", "font", "form", "html", "i", "ins", "kbd",
+        "label", "legend", "marquee", "mark", "meter", "nobr", "output", "picture", "progress",
+        "q", "rp", "rt", "ruby", "s", "samp", "small", "span", "strike", "strong", "sub",
+        "summary", "sup", "tbody", "tfoot", "thead", "time", "tt", "u", "var", "xmp",
+    }
+)  # fmt: skip
+_KNOWN_TAGS = "|".join(sorted(_DROP_CONTENT | _VOID | _BLOCK | _INLINE, key=len, reverse=True))
+_LOOKS_LIKE_HTML = re.compile(
+    rf"<\s*/?\s*(?:{_KNOWN_TAGS})(?=[\s/>])|<!--|&(?:#\d+|#x[0-9a-f]+|[a-z][a-z0-9]+);",
+    re.IGNORECASE,
+)
 
 # C0/C1 controls except tab and newline, surrogates, non-characters, and the bidi
 # embedding/override/isolate controls (kept: LRM, RLM, ALM, which Arabic text uses).
@@ -67,6 +90,11 @@ def truncate(text: str, max_chars: int | None) -> str:
     if space > max_chars * 0.8:
         cut = cut[:space]
     return cut.rstrip() + "…"
+
+
+def looks_like_html(text: str) -> bool:
+    """True when text labelled plain carries HTML tags, comments or entities anyway."""
+    return _LOOKS_LIKE_HTML.search(text) is not None
 
 
 def html_to_text(html: str, *, max_chars: int | None = None, single_line: bool = False) -> str:
@@ -120,10 +148,6 @@ class _TextCollector(HTMLParser):
             self._hidden.append(tag)
         elif tag in _BLOCK:
             self._add("\n")
-        elif tag == "img" and not self._hidden:
-            alt = dict(attrs).get("alt")
-            if alt:
-                self._add(f" {alt} ")
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in _BLOCK:
