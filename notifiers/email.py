@@ -139,6 +139,7 @@ def build_email(
     msg["X-Auto-Response-Suppress"] = "All"
     msg.set_content(text + "\n", charset="utf-8")
     msg.add_alternative(html + "\n", subtype="html", charset="utf-8")
+    msg.set_boundary("=_rasd_" + hashlib.sha256(msg["Message-ID"].encode()).hexdigest()[:32])
     return msg
 
 
