@@ -258,6 +258,7 @@ def alert_payload(alert: Alert) -> dict[str, Any]:
         "id": alert.id,
         "rule": alert.rule_id,
         "rule_title": alert.rule_title,
+        "rules": list(alert.rules or (alert.rule_id,)),
         "tags": list(alert.tags),
         "severity": alert.severity,
         "title": alert.title,
