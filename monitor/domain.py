@@ -149,6 +149,7 @@ class Alert:
     sources: tuple[str, ...] = ()  # outlets that carried the story so far
     created_at: datetime | None = None
     extra: dict[str, str] = field(default_factory=dict)
+    rules: tuple[str, ...] = ()  # every rule that fired; rule_id is the primary one
 
     @property
     def matched_terms(self) -> tuple[str, ...]:

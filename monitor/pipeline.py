@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor import backoff
+from monitor.alerting import AlertCandidate, combine_matches, needs_alert
 from monitor.dedup import Fingerprint, StoryIndex, canonical_url, fingerprint
 from monitor.domain import Document, FeedState, FetchResult, Item, Match, ParsedFeed
 from monitor.errors import FetchError, ParseError
@@ -302,25 +303,30 @@ class Pipeline:
                             created_at=now,
                         )
                     )
-                    alert_id, created = alert_repo.get_or_add_alert(
+                candidate = combine_matches(entry.matches)
+                if candidate is None or not needs_alert(
+                    candidate, alert_repo.story_alerts(session, story_id)
+                ):
+                    continue
+                alert_id, created = alert_repo.get_or_add_alert(
+                    session,
+                    candidate,
+                    story_id=story_id,
+                    item_id=item_id,
+                    item=item,
+                    feed=feed.name,
+                    sources=sources,
+                    now=now,
+                )
+                if created:
+                    new_alerts += 1
+                    raised.append((alert_id, candidate.rule_id))
+                    delivery_repo.add_deliveries(
                         session,
-                        match,
-                        story_id=story_id,
-                        item_id=item_id,
-                        item=item,
-                        feed=feed.name,
-                        sources=sources,
-                        now=now,
+                        alert_id,
+                        self.plan_deliveries(candidate, item.lang or feed.lang, now),
+                        now,
                     )
-                    if created:
-                        new_alerts += 1
-                        raised.append((alert_id, match.rule_id))
-                        delivery_repo.add_deliveries(
-                            session,
-                            alert_id,
-                            self.plan_deliveries(match, item.lang or feed.lang, now),
-                            now,
-                        )
             self._record_success(feed, result, parsed, new_items, session)
         for alert_id, rule_id in raised:
             log.info(
@@ -365,7 +371,7 @@ class Pipeline:
         return alert_repo.add_story(session, item, feed.name, now), [feed.name]
 
     def plan_deliveries(
-        self, match: Match, lang: str | None, now: datetime
+        self, match: Match | AlertCandidate, lang: str | None, now: datetime
     ) -> list[delivery_repo.PlannedDelivery]:
         from monitor.schedule import next_digest_time
 
@@ -378,7 +384,11 @@ class Pipeline:
             held_until = quiet_hours_end(now, s.quiet_hours, s.delivery_timezone)
         planned = []
         for target in route_alert(
-            self._routes, severity=match.severity, tags=match.tags, rule_id=match.rule_id, lang=lang
+            self._routes,
+            severity=match.severity,
+            tags=match.tags,
+            rules=match.rules if isinstance(match, AlertCandidate) else (match.rule_id,),
+            lang=lang,
         ):
             if target.mode == "digest":
                 due = next_digest_time(self._routes[target.route], now)

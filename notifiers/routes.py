@@ -35,7 +35,7 @@ class Target:
 
 
 def _selects(
-    match: MatchLike, *, severity: str, tags: Sequence[str], rule_id: str, lang: str | None
+    match: MatchLike, *, severity: str, tags: Sequence[str], rules: Sequence[str], lang: str | None
 ) -> bool:
     if match.severity and severity not in match.severity:
         return False
@@ -43,7 +43,7 @@ def _selects(
         return False
     if match.tags and not set(match.tags) & set(tags):
         return False
-    if match.rules and rule_id not in match.rules:
+    if match.rules and not set(match.rules) & set(rules):
         return False
     return not (match.lang and (lang or "") not in match.lang)
 
@@ -53,14 +53,14 @@ def route_alert(
     *,
     severity: str,
     tags: Sequence[str],
-    rule_id: str,
+    rules: Sequence[str],
     lang: str | None,
 ) -> list[Target]:
     """Every (channel, mode) the routes select. A channel selected by an immediate route and a
     digest route is delivered immediately; the first selecting route wins otherwise."""
     chosen: dict[str, Target] = {}
     for index, route in enumerate(routes):
-        if not _selects(route.match, severity=severity, tags=tags, rule_id=rule_id, lang=lang):
+        if not _selects(route.match, severity=severity, tags=tags, rules=rules, lang=lang):
             continue
         for channel in route.channels:
             current = chosen.get(channel)

@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from monitor.alerting import AlertCandidate, StoryAlerts, story_summary
 from monitor.domain import Alert, Item, Match, TermHit
 from storage.models import AlertRow, StoryRow
 from storage.upsert import insert_ignore
@@ -19,6 +20,7 @@ __all__ = [
     "get_or_add_alert",
     "hits_to_json",
     "list_alerts",
+    "story_alerts",
 ]
 
 
@@ -63,9 +65,17 @@ def add_story_source(session: Session, story_id: int, source: str, now: datetime
     return list(story.sources)
 
 
+def story_alerts(session: Session, story_id: int) -> StoryAlerts | None:
+    """What was already alerted for this story (None: nothing yet)."""
+    rows = session.execute(
+        select(AlertRow.severity, AlertRow.tags).where(AlertRow.story_id == story_id)
+    )
+    return story_summary((severity, tags or ()) for severity, tags in rows)
+
+
 def get_or_add_alert(
     session: Session,
-    match: Match,
+    match: Match | AlertCandidate,
     *,
     story_id: int,
     item_id: int,
@@ -83,6 +93,7 @@ def get_or_add_alert(
             "rule_title": match.rule_title,
             "severity": match.severity,
             "tags": list(match.tags),
+            "rules": list(match.rules) if isinstance(match, AlertCandidate) else [match.rule_id],
             "story_id": story_id,
             "item_id": item_id,
             "title": item.title,
@@ -114,6 +125,7 @@ def alert_from_row(row: AlertRow) -> Alert:
         rule_title=row.rule_title,
         severity=row.severity,
         tags=tuple(row.tags or ()),
+        rules=tuple(row.rules or (row.rule_id,)),
         title=row.title,
         summary=row.summary,
         url=row.url,

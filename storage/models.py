@@ -169,7 +169,8 @@ class AlertRow(Base):
     rule_title: Mapped[str] = mapped_column(Text)
     severity: Mapped[str] = mapped_column(String(16))
     tags: Mapped[list[str]] = mapped_column(JSON, default=list)
-    story_id: Mapped[int] = mapped_column(ForeignKey("stories.id"))
+    rules: Mapped[list[str]] = mapped_column(JSON, default=list)  # every rule that fired
+    story_id: Mapped[int] = mapped_column(ForeignKey("stories.id"), index=True)
     item_id: Mapped[int | None] = mapped_column(ForeignKey("items.id", ondelete="SET NULL"))
     title: Mapped[str] = mapped_column(Text)
     summary: Mapped[str] = mapped_column(Text)

@@ -119,6 +119,7 @@ def upgrade() -> None:
         sa.Column("rule_title", sa.Text(), nullable=False),
         sa.Column("severity", sa.String(length=16), nullable=False),
         sa.Column("tags", sa.JSON(), nullable=False),
+        sa.Column("rules", sa.JSON(), nullable=False),
         sa.Column("story_id", sa.Integer(), nullable=False),
         sa.Column("item_id", sa.Integer(), nullable=True),
         sa.Column("title", sa.Text(), nullable=False),
