@@ -13,7 +13,7 @@ from pathlib import Path
 from monitor.errors import Problem, RuleError
 from monitor.match import Matcher
 from monitor.metrics import METRICS
-from monitor.rules import RuleSet, load_rules
+from monitor.rules import RuleSet, load_rule_texts, load_rules
 
 __all__ = ["RuleBook", "rule_files"]
 
@@ -41,28 +41,50 @@ def _signature(files: list[Path]) -> tuple[tuple[str, int, int], ...]:
 class LoadResult:
     ruleset: RuleSet
     problems: tuple[Problem, ...]
-    skipped_files: tuple[str, ...]
+    skipped_files: tuple[str, ...]  # left out: broken, with no good version to fall back on
+    stale_files: tuple[str, ...] = ()  # broken now: their last good version stays active
+    texts: tuple[tuple[str, str], ...] = ()  # what was loaded, by file
 
 
-def load_leniently(files: list[Path]) -> LoadResult:
-    """Load every file that is valid together with the others; leave out the bad ones."""
-    remaining = list(files)
-    problems: list[Problem] = []
-    skipped: list[str] = []
+def _read(files: list[Path]) -> tuple[list[tuple[str, str]], list[Problem]]:
+    texts, problems = [], []
+    for path in files:
+        try:
+            texts.append((str(path), path.read_text(encoding="utf-8")))
+        except (OSError, UnicodeDecodeError) as exc:
+            problems.append(Problem(str(path), 0, f"cannot read: {exc}"))
+    return texts, problems
+
+
+def load_leniently(files: list[Path], last_good: dict[str, str] | None = None) -> LoadResult:
+    """Load every file that is valid together with the others. A broken file falls back to
+    its last good text when there is one, else it is left out; the problems are reported."""
+    last_good = last_good or {}
+    texts, problems = _read(files)
+    current = dict(texts)
+    stale: list[str] = []
+    skipped = [p.file for p in problems]
     while True:
         try:
-            ruleset = load_rules(remaining)
-            return LoadResult(ruleset, tuple(problems), tuple(skipped))
+            ruleset = load_rule_texts(list(current.items()))
+            return LoadResult(
+                ruleset, tuple(problems), tuple(skipped), tuple(stale), tuple(current.items())
+            )
         except RuleError as exc:
-            bad = {p.file for p in exc.problems}
-            problems.extend(exc.problems)
-            kept = [f for f in remaining if str(f) not in bad]
-            if len(kept) == len(remaining):  # problems not tied to one of our files
-                kept = []
-            skipped.extend(str(f) for f in remaining if f not in kept)
-            remaining = kept
-            if not remaining:
-                return LoadResult(load_rules([]), tuple(problems), tuple(skipped))
+            problems.extend(p for p in exc.problems if p not in problems)
+            bad = {p.file for p in exc.problems} & set(current)
+            if not bad:  # not tied to a file we hold: nothing more can be saved
+                return LoadResult(load_rule_texts([]), tuple(problems), tuple(current))
+            for name in bad:
+                good = last_good.get(name)
+                if good is not None and name not in stale and current[name] != good:
+                    current[name] = good
+                    stale.append(name)
+                else:
+                    del current[name]
+                    if name in stale:
+                        stale.remove(name)
+                    skipped.append(name)
 
 
 class RuleBook:
@@ -72,6 +94,7 @@ class RuleBook:
         self.problems: tuple[Problem, ...] = ()
         self.loaded_files: tuple[str, ...] = ()
         self._signature: tuple[tuple[str, int, int], ...] | None = None
+        self._last_good: dict[str, str] = {}
         self._on_error = on_error
 
     def current(self) -> Matcher:
@@ -89,7 +112,7 @@ class RuleBook:
             METRICS.rule_reload_errors.inc()
             log.error("rules: %s: no rule files found; keeping the previous rule set", self.root)
             return False
-        result = load_leniently(files)
+        result = load_leniently(files, self._last_good)
         self.problems = result.problems
         if result.problems:
             METRICS.rule_reload_errors.inc()
@@ -101,11 +124,17 @@ class RuleBook:
             log.error("rules: no valid rule file; keeping the previous rule set")
             return False
         self.matcher = Matcher.compile(result.ruleset)
+        self._last_good.update(result.texts)
         self.loaded_files = tuple(str(f) for f in files if str(f) not in result.skipped_files)
         log.info(
             "rules: %d rules from %d files active%s",
             self.matcher.rule_count,
             len(self.loaded_files),
-            f" ({len(result.skipped_files)} file(s) left out)" if result.skipped_files else "",
+            (f" ({len(result.skipped_files)} file(s) left out)" if result.skipped_files else "")
+            + (
+                f" (last good version kept for {', '.join(result.stale_files)})"
+                if result.stale_files
+                else ""
+            ),
         )
         return True

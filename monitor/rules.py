@@ -656,3 +656,8 @@ def check_rules(paths: Sequence[Path]) -> list[Problem]:
     except RuleError as exc:
         return list(exc.problems)
     return []
+
+
+def load_rule_texts(texts: Sequence[tuple[str, str]]) -> RuleSet:
+    """Like load_rules, from (filename, text) pairs already read (e.g. a last good copy)."""
+    return _merge([_Parser(text, filename).parse() for filename, text in texts])
