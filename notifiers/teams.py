@@ -89,17 +89,21 @@ def build_payload(message: Message, render: RenderSettings) -> dict[str, Any]:
             pieces.append((_text(f"**#{escape_markdown(topic)}**", spacing="Large"), False))
         for v in views:
             pieces.append((_container(v, by_id.get(v.id, "low")), True))
-    left_out = message.more_count
-    shown = list(pieces)
+    sizes = [_size(piece) + 1 for piece, _ in pieces]  # +1: the comma between elements
+    alerts = sum(is_alert for _, is_alert in pieces)
+    keep = len(pieces)
     while True:
-        tail = [_text(escape_markdown(more_text(left_out)))] if left_out else []
-        payload = _envelope(body + [p for p, _ in shown] + tail)
-        if _size(payload) <= MAX_PAYLOAD_BYTES or sum(a for _, a in shown) <= 1:
-            return payload
-        _, is_alert = shown.pop()
-        left_out += is_alert
+        shown = pieces[:keep]
         while shown and not shown[-1][1]:
             shown.pop()
+        left_out = message.more_count + alerts - sum(is_alert for _, is_alert in shown)
+        tail = [_text(escape_markdown(more_text(left_out)))] if left_out else []
+        estimate = _size(_envelope(body + tail)) + sum(sizes[: len(shown)])
+        if estimate <= MAX_PAYLOAD_BYTES or sum(a for _, a in shown) <= 1:
+            payload = _envelope(body + [piece for piece, _ in shown] + tail)
+            if _size(payload) <= MAX_PAYLOAD_BYTES or sum(a for _, a in shown) <= 1:
+                return payload
+        keep = len(shown) - 1
 
 
 class TeamsNotifier:
