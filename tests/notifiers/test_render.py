@@ -143,7 +143,9 @@ def test_format_published_in_timezone() -> None:
 def test_alert_payload_shape() -> None:
     payload = alert_payload(arabic_alert())
     assert payload["id"] == 101
-    assert payload["rule"] == "fuel-crisis"
+    assert payload["rule"] == "fuel-crisis" and payload["rules"] == ["fuel-crisis"]
+    both = alert_payload(arabic_alert(rules=("fuel-crisis", "mali-security")))
+    assert both["rules"] == ["fuel-crisis", "mali-security"]
     assert payload["published"] == "2025-03-04T09:30:00Z"
     assert payload["tags"] == ["fuel", "mali"]
     assert payload["matched_terms"] == ["الوقود", "باماكو", "الصهاريج"]
