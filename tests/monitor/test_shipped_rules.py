@@ -20,7 +20,7 @@ from monitor.rules import check_rules, load_rules
 ROOT = Path(__file__).resolve().parents[2]
 RULES = ROOT / "rules"
 HELDOUT = ROOT / "tests" / "fixtures" / "rules" / "heldout.jsonl"
-SEED = ROOT.parent / "shared" / "corpus" / "seed" / "mali-russia-2025-11-11.ar.txt"
+SEED = ROOT / "monitor" / "demo_data" / "seed" / "mali-russia-2025-11-11.ar.txt"
 DEV = ROOT.parent / "shared" / "corpus" / "labelled" / "dev.jsonl"
 TOPICS = ("security", "fuel", "russia")
 
@@ -280,3 +280,12 @@ def test_heldout_headlines(matcher: Matcher) -> None:
 @pytest.mark.skipif(not DEV.exists(), reason="shared corpus not beside the repo")
 def test_development_set(matcher: Matcher) -> None:
     assert all(f1 >= 0.9 for f1 in _f1s(matcher, DEV).values())
+
+
+def test_dire_the_verb_is_not_dire_the_town(matcher: Matcher) -> None:
+    """Diré (a Malian town) folds to the French verb « dire »: it must not raise on its own."""
+    text = (
+        "Les militants écologistes n'ont pas voulu dire qui mènera l'offensive électorale "
+        "à Paris"
+    )
+    assert not _tags(matcher, text)
