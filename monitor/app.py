@@ -29,7 +29,7 @@ from notifiers.dispatcher import Dispatcher, DispatchReport
 from notifiers.registry import build_notifier
 from storage import feeds as feed_repo
 from storage import items as item_repo
-from storage.db import create_db_engine, make_sessionmaker
+from storage.db import create_db_engine, lock_startup, make_sessionmaker
 from storage.migrate import prepare_schema
 
 __all__ = ["App", "CycleReport"]
@@ -106,6 +106,7 @@ class App:
             log.info("app: database schema migrated to revision %s", migrated)
         self.sessions = make_sessionmaker(self.engine)
         with self.sessions.begin() as session:
+            lock_startup(session)  # replicas starting together sync the feed list in turn
             feed_repo.sync_feeds(session, s.feeds, utcnow())
             intervals = {
                 row.id: timedelta(seconds=row.interval_s)

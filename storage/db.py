@@ -6,13 +6,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-__all__ = ["create_db_engine", "ensure_schema", "is_sqlite", "make_sessionmaker"]
+__all__ = ["create_db_engine", "ensure_schema", "is_sqlite", "lock_startup", "make_sessionmaker"]
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+_PG_STARTUP_LOCK = 0x52415345
 
 
 def is_sqlite(engine: Engine) -> bool:
@@ -52,6 +53,13 @@ def _sqlite_pragmas(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def lock_startup(session: Session) -> None:
+    """Serialise replicas that start together (PostgreSQL advisory lock, released at commit);
+    on SQLite the BEGIN IMMEDIATE transaction already does."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_STARTUP_LOCK})
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

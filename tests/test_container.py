@@ -174,6 +174,7 @@ def test_install_and_entrypoint_run_in_a_fresh_venv(tmp_path: Path) -> None:
         capture_output=True,
         text=True,
         check=True,
+        cwd=tmp_path,  # not the checkout: the installed package must carry its migrations
     ).stdout.strip()
     assert str(root) in site and list(Path(site, "versions").glob("0001_*.py")), (
         "migrations must ship inside the installed package"
