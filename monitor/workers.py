@@ -187,8 +187,9 @@ class ParsePool:
         limits: Any,
     ) -> ParsedFeed:
         job = _Job(body, dict(headers), url, lang_hint, encoding, limits)
-        deadline = time.monotonic() + limits.timeout.total_seconds()
-        worker = await self._checkout(url, deadline)
+        budget = limits.timeout.total_seconds()
+        worker = await self._checkout(url, time.monotonic() + budget)
+        deadline = time.monotonic() + budget  # the parse itself, not the wait for a worker
         healthy = False
         try:
             reply = await asyncio.to_thread(worker.call, job, deadline)
