@@ -47,6 +47,7 @@ class CycleReport:
     deliveries_sent: int = 0
     deliveries_failed: int = 0
     deliveries_dead: int = 0
+    health_alerts: int = 0
     outcomes: list[PollOutcome] = field(default_factory=list)
 
     def add_poll(self, outcome: PollOutcome) -> None:
@@ -72,6 +73,7 @@ class CycleReport:
             "deliveries_sent": self.deliveries_sent,
             "deliveries_failed": self.deliveries_failed + self.deliveries_dead,
             "deliveries_dead": self.deliveries_dead,
+            "health_alerts": self.health_alerts,
         }
 
 
@@ -243,5 +245,55 @@ class App:
     async def once(self) -> CycleReport:
         """`rasd once`: poll every enabled feed, due or not, then deliver what is due."""
         report = await self.poll_cycle(due_only=False)
+        report.health_alerts = await asyncio.to_thread(self.check_feed_health)
         report.add_dispatch(await self.dispatch())
         return report
+
+    def check_feed_health(self) -> int:
+        """Raise one feed-health alert per feed that failed or went silent for longer than
+        its threshold; deliver it to `delivery.health_route`. Returns how many were raised."""
+        from monitor.health import FeedHealth, health_problem
+        from storage import alerts as alert_repo
+        from storage import deliveries as delivery_repo
+
+        now = utcnow()
+        thresholds = {
+            f.url: f.health_threshold for f in self.settings.feeds if f.health_threshold is not None
+        }
+        default = self.settings.polling.health_threshold
+        raised = 0
+        with self.sessions.begin() as session:
+            for row in feed_repo.list_feeds(session):
+                problem = health_problem(
+                    FeedHealth(
+                        enabled=row.enabled,
+                        consecutive_errors=row.consecutive_errors,
+                        last_error=row.last_error,
+                        last_success_at=row.last_success_at,
+                        last_new_item_at=row.last_new_item_at,
+                        created_at=row.created_at,
+                        health_alerted_at=row.health_alerted_at,
+                    ),
+                    now,
+                    thresholds.get(row.source_url, default),
+                )
+                if problem is None:
+                    continue
+                alert_id = alert_repo.add_health_alert(
+                    session, feed=row.name, url=row.url, problem=problem, now=now
+                )
+                delivery_repo.add_deliveries(
+                    session,
+                    alert_id,
+                    [
+                        delivery_repo.PlannedDelivery(channel, "immediate", -1, now)
+                        for channel in self.settings.delivery.health_route
+                    ],
+                    now,
+                )
+                feed_repo.mark_health_alerted(session, row.id, now)
+                log.warning(
+                    "health: %s (%s): %s", row.name, row.url, problem, extra={"feed": row.name}
+                )
+                raised += 1
+        return raised

@@ -55,6 +55,9 @@ class Daemon:
         )
         scheduler.add_job(self.reload_tick, "interval", seconds=2, id="rules", **common)
         scheduler.add_job(self.retention_tick, "cron", hour=3, minute=17, id="retention", **common)
+        scheduler.add_job(
+            self.health_tick, "interval", minutes=5, next_run_time=now, id="health", **common
+        )
         self.scheduler = scheduler
         scheduler.start()
         log.info(
@@ -113,6 +116,10 @@ class Daemon:
     async def dispatch_tick(self) -> None:
         if not self.draining:
             await self.app.dispatch()
+
+    async def health_tick(self) -> None:
+        if not self.draining:
+            await asyncio.to_thread(self.app.check_feed_health)
 
     async def reload_tick(self) -> None:
         await asyncio.to_thread(self.app.rules.reload_if_changed)

@@ -13,6 +13,7 @@ from storage.models import AlertRow, StoryRow
 from storage.upsert import insert_ignore
 
 __all__ = [
+    "add_health_alert",
     "add_story",
     "add_story_source",
     "alert_from_row",
@@ -116,6 +117,37 @@ def get_or_add_alert(
     )
     assert existing is not None
     return existing, False
+
+
+def add_health_alert(session: Session, *, feed: str, url: str, problem: str, now: datetime) -> int:
+    """An ops alert about a feed (kind "feed-health"), with its own story."""
+    title = f"Feed {feed}: {problem}"
+    story = StoryRow(title=title, lang="en", first_seen=now, last_seen=now, sources=[feed])
+    session.add(story)
+    session.flush()
+    row = AlertRow(
+        rule_id="feed-health",
+        rule_title="Feed health",
+        severity="high",
+        tags=["feed-health"],
+        rules=["feed-health"],
+        story_id=story.id,
+        item_id=None,
+        title=title[:2000],
+        summary=f"{url}\n{problem}",
+        url=url,
+        feed=feed,
+        lang="en",
+        published_at=now,
+        hits=[],
+        sources=[feed],
+        kind="feed-health",
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(row)
+    session.flush()
+    return row.id
 
 
 def alert_from_row(row: AlertRow) -> Alert:

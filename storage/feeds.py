@@ -20,6 +20,7 @@ __all__ = [
     "items_since",
     "list_feeds",
     "mark_error",
+    "mark_health_alerted",
     "mark_success",
     "release",
     "sync_feeds",
@@ -162,11 +163,12 @@ def mark_success(
     new_items: int = 0,
 ) -> None:
     row = session.get_one(FeedRow, feed_id)
+    if row.consecutive_errors or new_items:  # recovered: a new outage alerts again
+        row.health_alerted_at = None
     row.last_polled_at = row.last_success_at = now
     row.consecutive_errors = 0
     row.next_poll_at = next_poll_at
     row.lease_until = row.lease_owner = None
-    row.health_alerted_at = None if new_items else row.health_alerted_at
     if etag is not None or last_modified is not None:
         row.etag, row.last_modified = etag, last_modified
     if new_url:
@@ -197,6 +199,10 @@ def mark_error(
         row.enabled = False
         row.disabled_reason = message[:2000]
     return row.consecutive_errors
+
+
+def mark_health_alerted(session: Session, feed_id: int, now: datetime) -> None:
+    session.get_one(FeedRow, feed_id).health_alerted_at = now
 
 
 def get_feed(session: Session, feed_id: int) -> FeedRow | None:

@@ -165,3 +165,29 @@ def test_demo_raises_all_three_topics_for_the_seed(
     seed_tags = {t for line in lines if "seed" in line["feed"] for t in line["tags"]}
     assert {"security", "fuel", "russia"} <= seed_tags
     assert json.loads(out.strip().splitlines()[-1])["alerts"] == len(lines)
+
+
+def test_failing_feed_raises_one_health_alert_to_the_ops_route(
+    tmp_path: Path, feed_server: FeedServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    gone = feed_server.add("/down.xml", b"", status=503, etag=False)
+    config = tmp_path / "rasd.yaml"
+    config.write_text(
+        f"""
+database: sqlite:///{tmp_path}/rasd.db
+rules_dir: {ROOT / "rules"}
+feeds:
+  - {{url: "{gone}", name: Down, health_threshold: 0s}}
+channels:
+  ops: {{type: jsonl, path: {tmp_path}/ops.jsonl}}
+delivery: {{health_route: [ops]}}
+""",
+        encoding="utf-8",
+    )
+    first, _ = run_once(config, capsys)
+    assert first["health_alerts"] == 1
+    second, _ = run_once(config, capsys)
+    assert second["health_alerts"] == 0  # one alert per outage, not one per poll
+    (line,) = [json.loads(x) for x in (tmp_path / "ops.jsonl").read_text().splitlines()]
+    assert line["tags"] == ["feed-health"] and "Down" in line["title"]
+    assert "http-503" in line["title"]
