@@ -26,7 +26,7 @@ import xml.sax
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import feedparser
 import feedparser.api
@@ -35,6 +35,9 @@ from monitor.dates import parse_localized_date
 from monitor.domain import FetchResult, Item, ParsedFeed
 from monitor.errors import ParseError
 from monitor.sanitize import clean_text, html_to_text, looks_like_html, safe_url
+
+if TYPE_CHECKING:
+    from monitor.workers import ParsePool
 
 __all__ = ["ParseLimits", "parse_bytes", "parse_feed"]
 
@@ -117,13 +120,15 @@ async def parse_feed(
     lang_hint: str | None = None,
     encoding: str | None = None,
     limits: ParseLimits = ParseLimits(),
+    pool: ParsePool | None = None,
 ) -> ParsedFeed:
-    """`parse_bytes` in a worker process, bounded in time and memory."""
+    """`parse_bytes` in a worker process (of `pool`, else the process-wide one), bounded in
+    time and memory."""
     if result.body is None:
         raise ValueError("parse_feed: nothing to parse (304 Not Modified)")
     from monitor.workers import default_pool
 
-    return await default_pool().parse(
+    return await (pool or default_pool()).parse(
         result.body, result.headers, result.final_url,
         lang_hint=lang_hint, encoding=encoding, limits=limits,
     )  # fmt: skip
