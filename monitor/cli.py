@@ -352,6 +352,42 @@ def cmd_feeds_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_feeds_add(args: argparse.Namespace) -> int:
+    from monitor.feedadmin import add_feed
+
+    settings = _settings(args)
+    try:
+        print(
+            asyncio.run(
+                add_feed(settings, args.url, name=args.name, lang=args.lang, tags=tuple(args.tags))
+            )
+        )
+    except (FetchError, ParseError) as exc:
+        print(f"feeds add: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_feeds_import(args: argparse.Namespace) -> int:
+    from monitor.feedadmin import import_opml
+
+    settings = _settings(args)
+    try:
+        added, present = import_opml(settings, Path(args.file))
+    except (OSError, ValueError) as exc:
+        print(f"feeds import: {args.file}: {exc}", file=sys.stderr)
+        return 1
+    print(f"imported {added} feeds ({present} already watched)")
+    return 0
+
+
+def cmd_feeds_export(args: argparse.Namespace) -> int:
+    from monitor.feedadmin import export_opml
+
+    sys.stdout.write(export_opml(_settings(args)))
+    return 0
+
+
 # --- alerts ----------------------------------------------------------------------------------
 
 
@@ -507,6 +543,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = feeds.add_parser("list", help="feeds with their health")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_feeds_list)
+    p = feeds.add_parser("add", help="watch a feed (or the feed an HTML page advertises)")
+    p.add_argument("url")
+    p.add_argument("--name")
+    p.add_argument("--lang")
+    p.add_argument("--tag", action="append", default=[], dest="tags")
+    p.set_defaults(func=cmd_feeds_add)
+    p = feeds.add_parser("import", help="watch every feed of an OPML file")
+    p.add_argument("file")
+    p.set_defaults(func=cmd_feeds_import)
+    p = feeds.add_parser("export", help="print every enabled feed as OPML")
+    p.set_defaults(func=cmd_feeds_export)
 
     p = sub.add_parser("alerts", help="recent alerts; --dead for failed deliveries")
     p.add_argument("action", nargs="?", choices=["retry"])

@@ -15,6 +15,7 @@ from storage.models import FeedRow, ItemRow
 
 __all__ = [
     "FeedSpec",
+    "add_feed",
     "claim_due",
     "get_feed",
     "items_since",
@@ -80,6 +81,7 @@ def sync_feeds(session: Session, specs: Sequence[FeedSpec], now: datetime) -> Sy
                     encoding=spec.encoding,
                     enabled=spec.enabled,
                     in_config=True,
+                    origin="config",
                     interval_s=interval_s,
                     next_poll_at=now,
                     consecutive_errors=0,
@@ -96,19 +98,56 @@ def sync_feeds(session: Session, specs: Sequence[FeedSpec], now: datetime) -> Sy
             or row.encoding != spec.encoding
             or row.interval_s != interval_s
             or not row.in_config
+            or row.origin != "config"
             or (row.enabled != spec.enabled and row.disabled_reason is None)
         )
         if changed:
             row.name, row.lang, row.tags = spec.display_name, spec.lang, list(spec.tags)
             row.encoding, row.interval_s, row.in_config = spec.encoding, interval_s, True
+            row.origin = "config"
             if row.disabled_reason is None:
                 row.enabled = spec.enabled
             updated += 1
     for row in rows.values():
-        if row.in_config:
+        if row.origin == "config" and row.in_config:
             row.in_config = False
             row.enabled = False
-    return SyncReport(added, updated, sum(1 for r in rows.values()))
+    return SyncReport(added, updated, sum(1 for r in rows.values() if r.origin == "config"))
+
+
+def add_feed(
+    session: Session,
+    url: str,
+    now: datetime,
+    *,
+    name: str,
+    lang: str | None = None,
+    tags: Sequence[str] = (),
+) -> tuple[int, bool]:
+    """A feed added by `rasd feeds add/import` (kept in the database, not in rasd.yaml).
+    Returns (id, created); an existing feed with that URL is left as it is."""
+    existing = session.scalar(
+        select(FeedRow).where(or_(FeedRow.source_url == url, FeedRow.url == url))
+    )
+    if existing is not None:
+        return existing.id, False
+    row = FeedRow(
+        source_url=url,
+        url=url,
+        name=name,
+        lang=lang,
+        tags=list(tags),
+        enabled=True,
+        in_config=False,
+        origin="cli",
+        next_poll_at=now,
+        consecutive_errors=0,
+        items_total=0,
+        created_at=now,
+    )
+    session.add(row)
+    session.flush()
+    return row.id, True
 
 
 def claim_due(

@@ -83,6 +83,7 @@ class FeedRow(Base):
     encoding: Mapped[str | None] = mapped_column(String(40))
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     in_config: Mapped[bool] = mapped_column(Boolean, default=True)
+    origin: Mapped[str] = mapped_column(String(16), default="config")  # config | cli
     disabled_reason: Mapped[str | None] = mapped_column(Text)
     interval_s: Mapped[int | None] = mapped_column(Integer)  # configured, None = default
     etag: Mapped[str | None] = mapped_column(String(512))

@@ -30,6 +30,7 @@ def upgrade() -> None:
         sa.Column("encoding", sa.String(length=40), nullable=True),
         sa.Column("enabled", sa.Boolean(), nullable=False),
         sa.Column("in_config", sa.Boolean(), nullable=False),
+        sa.Column("origin", sa.String(length=16), nullable=False),
         sa.Column("disabled_reason", sa.Text(), nullable=True),
         sa.Column("interval_s", sa.Integer(), nullable=True),
         sa.Column("etag", sa.String(length=512), nullable=True),
