@@ -10,9 +10,14 @@ stored item) and answers `find` in three steps, first hit wins:
 1. **url**: the same canonical URL was already seen;
 2. **near-duplicate**: MinHash similarity of title + summary ≥ `threshold`, same language
    preferred, within `window`; candidates come from LSH band buckets, not a scan;
-3. **entities**: ≥ `cross_lang_min_entities` shared specific entities (vocabulary names
-   such as ``place:segou``, ``actor:jnim``), within the shorter `entity_window`; this is what
-   groups an Arabic and a French report of one event.
+3. **entities**: ≥ `cross_lang_min_entities` shared specific entities (names such as
+   ``place:segou``, ``actor:jnim``, one per entity with its Arabic and French spellings)
+   and an entity-set Jaccard ≥ `min_entity_jaccard`, within the shorter `entity_window`;
+   this is what groups an Arabic and a French report of one event. Defaults (3, 0.6, 24 h,
+   any language pair) were chosen on tests/fixtures/stories/pairs.jsonl, see
+   bench/results/dedup.md: two shared entities, or overlap without the Jaccard floor, merged
+   different JNIM convoy attacks near Bamako. Whole-vocabulary names ("mali_places") are far
+   too coarse for this step (precision 0.57-0.74 there): hand in one name per entity.
 
 Story ids belong to the caller (storage): the index only finds and registers.
 """
@@ -141,7 +146,7 @@ LSH_ROWS = 4  # 64 values / 4 rows = 16 bands: candidate at Jaccard 0.5 with p �
 class StoryMatch:
     story_id: int
     reason: MatchReason
-    similarity: float  # MinHash Jaccard estimate, or share of entities in common; 1.0 for url
+    similarity: float  # MinHash Jaccard estimate, or Jaccard of the entity sets; 1.0 for url
     key: str  # the indexed item that matched
 
 
@@ -165,9 +170,10 @@ class StoryIndex:
         *,
         window: timedelta = timedelta(hours=48),
         threshold: float = 0.5,
-        cross_lang_min_entities: int = 2,
+        cross_lang_min_entities: int = 3,
+        min_entity_jaccard: float = 0.6,
         entity_window: timedelta = timedelta(hours=24),
-        entities_across_languages_only: bool = True,
+        entities_across_languages_only: bool = False,
         generic_entities: frozenset[str] = frozenset(),
     ) -> None:
         if not 0.0 < threshold <= 1.0:
@@ -177,6 +183,7 @@ class StoryIndex:
         self.window = window
         self.threshold = threshold
         self.cross_lang_min_entities = cross_lang_min_entities
+        self.min_entity_jaccard = min_entity_jaccard
         self.entity_window = min(entity_window, window)
         self.entities_across_languages_only = entities_across_languages_only
         self.generic_entities = generic_entities
@@ -290,7 +297,7 @@ class StoryIndex:
         for entity in entities:
             for key in self._by_entity.get(entity, ()):
                 shared[key] += 1
-        best: tuple[int, timedelta] | None = None
+        best: tuple[float, int, timedelta] | None = None
         found: StoryMatch | None = None
         for key, count in shared.items():
             entry = self._entries[key]
@@ -299,10 +306,12 @@ class StoryIndex:
                 continue
             if self.entities_across_languages_only and entry.lang == lang:
                 continue
-            rank = (count, -gap)
+            jaccard = count / (len(entities) + len(entry.entities) - count)
+            if jaccard < self.min_entity_jaccard:
+                continue
+            rank = (jaccard, count, -gap)
             if best is None or rank > best:
-                share = count / min(len(entities), len(entry.entities))
-                best, found = rank, StoryMatch(entry.story_id, "entities", share, key)
+                best, found = rank, StoryMatch(entry.story_id, "entities", jaccard, key)
         return found
 
     def _specific(self, entities: frozenset[str]) -> frozenset[str]:
