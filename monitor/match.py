@@ -13,13 +13,14 @@ verified from their first word, and only rules whose terms occurred are evaluate
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import itertools
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from monitor.domain import FIELDS, Document, Match, TermHit
-from monitor.normalize import ARABIC_ARTICLE, Token, arabic_forms, normalize_words, tokenize
+from monitor.normalize import ARABIC_ARTICLE, arabic_forms, normalize_words, word_spans
 from monitor.rules import (
     AllNode,
     AnyNode,
@@ -62,6 +63,36 @@ class _Term:
 
 
 @dataclass(frozen=True, slots=True)
+class _Terms:
+    """Any of these terms (an inline list or a vocabulary), each hit counting."""
+
+    refs: tuple[_Ref, ...]
+    by_entry: dict[int, tuple[_Ref, ...]] = dataclasses.field(
+        default_factory=dict, compare=False, hash=False
+    )
+
+    def __post_init__(self) -> None:
+        for ref in self.refs:
+            self.by_entry[ref.entry] = (*self.by_entry.get(ref.entry, ()), ref)
+
+    def used(
+        self, occ: dict[int, list[Occurrence]], fields: int
+    ) -> list[tuple[_Ref, list[Occurrence]]]:
+        """The (term use, occurrences in `fields`) of those terms that occur."""
+        used = []
+        if len(occ) < len(self.by_entry):
+            pairs = ((e, o) for e, o in occ.items() if e in self.by_entry)
+        else:
+            pairs = ((e, occ[e]) for e in self.by_entry if e in occ)
+        for entry, found in pairs:
+            if fields != _ALL_FIELDS:
+                found = _in_fields(found, fields)
+            if found:
+                used.extend((ref, found) for ref in self.by_entry[entry])
+        return used
+
+
+@dataclass(frozen=True, slots=True)
 class _Bool:
     op: str  # "any" | "all" | "none"
     children: tuple[_Node, ...]
@@ -69,14 +100,14 @@ class _Bool:
 
 @dataclass(frozen=True, slots=True)
 class _Near:
-    items: tuple[tuple[_Ref, ...], ...]
+    items: tuple[_Terms, ...]
     within: int
 
 
 @dataclass(frozen=True, slots=True)
 class _Score:
     min_score: float
-    refs: tuple[_Ref, ...]
+    terms: _Terms
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +116,7 @@ class _Scope:
     child: _Node
 
 
-_Node = _Term | _Bool | _Near | _Score | _Scope
+_Node = _Term | _Terms | _Bool | _Near | _Score | _Scope
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,15 +196,18 @@ class Matcher:
             if isinstance(node, TermNode):
                 return _Term(refs_of(node)[0])
             if isinstance(node, VocabNode):
-                return _Bool("any", tuple(_Term(r) for r in refs_of(node)))
+                return _Terms(refs_of(node))
             if isinstance(node, AnyNode | AllNode | NoneNode):
                 op = {AnyNode: "any", AllNode: "all", NoneNode: "none"}[type(node)]
+                if op != "all" and all(isinstance(c, TermNode | VocabNode) for c in node.children):
+                    terms = _Terms(tuple(r for c in node.children for r in refs_of(c)))
+                    return terms if op == "any" else _Bool("none", (terms,))
                 return _Bool(op, tuple(build(c) for c in node.children))
             if isinstance(node, NearNode):
-                return _Near(tuple(refs_of(i) for i in node.items), node.within)
+                return _Near(tuple(_Terms(refs_of(i)) for i in node.items), node.within)
             if isinstance(node, ScoreNode):
                 refs = tuple(r for i in node.items for r in refs_of(i))
-                return _Score(node.min_score, refs)
+                return _Score(node.min_score, _Terms(refs))
             if isinstance(node, ScopeNode):
                 return _Scope(_field_bits(node.fields), build(node.child))
             raise TypeError(f"match: unknown condition node {node!r}")
@@ -244,12 +278,12 @@ class Matcher:
                 continue
             words = normalize_words(text)
             found = list(map(cache_get, words))
-            for i, hit in enumerate(found):
-                if hit is None:
-                    hit = self._analyze(words[i])
-                if not hit:
-                    continue
-                for entry, rest, prefix in hit:
+            if None in found:
+                for i, hit in enumerate(found):
+                    if hit is None:
+                        found[i] = self._analyze(words[i])
+            for i in itertools.compress(range(len(found)), found):
+                for entry, rest, prefix in found[i]:
                     end = i + 1 + len(rest)
                     if rest and not _rest_matches(words, i + 1, rest, prefix):
                         continue
@@ -305,7 +339,7 @@ class Matcher:
             candidates.update(self._rules_by_entry.get(entry, ()))
         if not candidates:
             return []
-        tokens: dict[int, list[Token]] = {}
+        spans: dict[int, list[tuple[int, int]]] = {}
         matches: list[Match] = []
         for index in sorted(candidates):
             compiled = self._rules[index]
@@ -317,7 +351,7 @@ class Matcher:
                 _apply_masks(rule_occ, compiled.masks)
             ok, used = _evaluate(compiled.node, rule_occ, _ALL_FIELDS)
             if ok:
-                matches.append(self._report(compiled.rule, doc, used, tokens))
+                matches.append(self._report(compiled.rule, doc, used, spans))
         return matches
 
     def _report(
@@ -325,7 +359,7 @@ class Matcher:
         rule: Rule,
         doc: Document,
         used: list[tuple[_Ref, list[Occurrence]]],
-        tokens: dict[int, list[Token]],
+        spans: dict[int, list[tuple[int, int]]],
     ) -> Match:
         weights: dict[int, float] = {}
         hits: dict[TermHit, None] = {}
@@ -333,9 +367,9 @@ class Matcher:
             weights[ref.entry] = max(weights.get(ref.entry, 0.0), ref.weight)
             for field, first, end in occurrences:
                 text = doc.title if field == 0 else doc.summary
-                if field not in tokens:
-                    tokens[field] = tokenize(text)
-                start, stop = tokens[field][first].start, tokens[field][end - 1].end
+                if field not in spans:
+                    spans[field] = word_spans(text)
+                start, stop = spans[field][first][0], spans[field][end - 1][1]
                 hit = TermHit(ref.text, FIELDS[field], start, stop, text[start:stop])  # type: ignore[arg-type]
                 hits[hit] = None
         ordered = sorted(hits, key=lambda h: (FIELDS.index(h.field), h.start, h.end, h.term))
@@ -390,13 +424,15 @@ def _in_scope(compiled: _CompiledRule, doc: Document) -> bool:
 def _entries_of(node: _Node) -> Iterator[int]:
     if isinstance(node, _Term):
         yield node.ref.entry
+    elif isinstance(node, _Terms):
+        yield from (r.entry for r in node.refs)
     elif isinstance(node, _Bool):
         for child in node.children:
             yield from _entries_of(child)
     elif isinstance(node, _Near):
-        yield from (r.entry for refs in node.items for r in refs)
+        yield from (r.entry for terms in node.items for r in terms.refs)
     elif isinstance(node, _Score):
-        yield from (r.entry for r in node.refs)
+        yield from (r.entry for r in node.terms.refs)
     else:
         yield from _entries_of(node.child)
 
@@ -411,17 +447,24 @@ def _evaluate(
     node: _Node, occ: dict[int, list[Occurrence]], fields: int
 ) -> tuple[bool, list[tuple[_Ref, list[Occurrence]]]]:
     """Whether `node` holds, and the (term use, occurrences) of its positive part."""
+    if isinstance(node, _Terms):
+        used = node.used(occ, fields)
+        return bool(used), used
     if isinstance(node, _Term):
         found = _in_fields(occ.get(node.ref.entry, []), fields)
         return (True, [(node.ref, found)]) if found else (False, [])
     if isinstance(node, _Scope):
         return _evaluate(node.child, occ, fields & node.fields)
     if isinstance(node, _Bool):
-        used: list[tuple[_Ref, list[Occurrence]]] = []
         if node.op == "none":
-            ok = not any(_evaluate(c, occ, fields)[0] for c in node.children)
-            return ok, []
-        results = [_evaluate(c, occ, fields) for c in node.children]
+            return not any(_evaluate(c, occ, fields)[0] for c in node.children), []
+        used: list[tuple[_Ref, list[Occurrence]]] = []
+        results = []
+        for child in node.children:
+            result = _evaluate(child, occ, fields)
+            if node.op == "all" and not result[0]:
+                return False, []
+            results.append(result)
         for ok, child_used in results:
             if ok:
                 used.extend(child_used)
@@ -429,13 +472,10 @@ def _evaluate(
             return (True, used) if all(ok for ok, _ in results) else (False, [])
         return any(ok for ok, _ in results), used
     if isinstance(node, _Score):
-        used = []
+        used = node.terms.used(occ, fields)
         weights: dict[int, float] = {}
-        for ref in node.refs:
-            found = _in_fields(occ.get(ref.entry, []), fields)
-            if found:
-                used.append((ref, found))
-                weights[ref.entry] = max(weights.get(ref.entry, 0.0), ref.weight)
+        for ref, _ in used:
+            weights[ref.entry] = max(weights.get(ref.entry, 0.0), ref.weight)
         return (sum(weights.values()) >= node.min_score and bool(used)), used
     return _evaluate_near(node, occ, fields)
 
@@ -449,8 +489,8 @@ def _evaluate_near(
     start of the latest-starting of the chosen occurrences, in one field.
     """
     per_item: list[list[tuple[_Ref, Occurrence]]] = []
-    for refs in node.items:
-        found = [(ref, o) for ref in refs for o in _in_fields(occ.get(ref.entry, []), fields)]
+    for terms in node.items:
+        found = [(ref, o) for ref, occurrences in terms.used(occ, fields) for o in occurrences]
         if not found:
             return False, []
         per_item.append(found)

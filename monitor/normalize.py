@@ -28,6 +28,7 @@ __all__ = [
     "normalize_words",
     "script_of",
     "tokenize",
+    "word_spans",
 ]
 
 _MARKS = "\u0300-\u036f\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06dc\u06df-\u06e8\u06ea-\u06ed"
@@ -76,16 +77,16 @@ def _fold_once(word: str) -> str:
     return text.translate(_FOLD_MAP)
 
 
-def _fold_word(word: str, depth: int = 0) -> list[str]:
+@lru_cache(maxsize=1 << 16)
+def _fold_word(word: str, depth: int = 0) -> tuple[str, ...]:
     """The normalized words one surface word becomes (usually one, possibly none)."""
-    folded = _fold_once(word)
-    pieces = _TOKEN_RE.findall(folded)
-    if depth >= 3 or pieces == [word]:
+    pieces = tuple(_TOKEN_RE.findall(_fold_once(word)))
+    if depth >= 3 or pieces == (word,):
         return pieces
     out: list[str] = []
     for piece in pieces:
-        out.extend(_fold_word(piece, depth + 1) if piece != word else [piece])
-    return out
+        out.extend(_fold_word(piece, depth + 1) if piece != word else (piece,))
+    return tuple(out)
 
 
 @lru_cache(maxsize=1 << 18)
@@ -104,18 +105,28 @@ def normalize(text: str) -> str:
     return " ".join(normalize_words(text))
 
 
+def word_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) in `text` of each word of `normalize_words(text)`, in order."""
+    spans: list[tuple[int, int]] = []
+    for match in _TOKEN_RE.finditer(text):
+        count = len(_fold_word(match.group(1)))
+        if count == 1:
+            spans.append(match.span(1))
+        elif count:
+            spans.extend([match.span(1)] * count)
+    return spans
+
+
 def tokenize(text: str) -> list[Token]:
     """Normalized words with offsets into the original `text`.
 
     Yields exactly the words of `normalize_words(text)`; a surface word that folds into
     several words (a ligature such as ½) gives each of them its full span.
     """
-    tokens: list[Token] = []
-    for match in _TOKEN_RE.finditer(text):
-        start, end = match.span(1)
-        for piece in _fold_word(match.group(1)):
-            tokens.append(Token(piece, start, end))
-    return tokens
+    return [
+        Token(word, start, end)
+        for word, (start, end) in zip(normalize_words(text), word_spans(text), strict=True)
+    ]
 
 
 def is_arabic(word: str) -> bool:
