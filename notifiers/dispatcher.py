@@ -26,7 +26,8 @@ from storage.deliveries import DeliveryView
 __all__ = ["DispatchReport", "Dispatcher", "retry_delay"]
 
 log = logging.getLogger("rasd.dispatch")
-BATCH = 100
+BATCH = 100  # a digest or a rate-limited burst: few sends, many rows
+UNLIMITED_BATCH = 10  # one send each: a small batch keeps the lease short
 
 
 @dataclass(slots=True)
@@ -67,7 +68,7 @@ class Dispatcher:
         backoff_base: timedelta = timedelta(seconds=30),
         backoff_max: timedelta = timedelta(hours=1),
         send_timeout: timedelta = timedelta(seconds=20),
-        lease: timedelta = timedelta(minutes=2),
+        lease: timedelta = timedelta(seconds=30),
         rng: random.Random | None = None,
     ) -> None:
         self._sessions = sessions
@@ -139,23 +140,30 @@ class Dispatcher:
         log.error("dispatch: %s: channel is not configured: its deliveries are dead", channel)
 
     def _claim(self, channel: str, mode: str) -> tuple[list[DeliveryView], int | None]:
+        """Lease what this tick will send. The lease covers the sends it can take (each up
+        to the send timeout), so a replica that dies mid-batch frees its work soon after."""
         now = self._clock()
         with self._sessions.begin() as session:
+            budget = None
+            limit = effective_rate_limit(self._notifiers[channel])
+            if limit is not None and mode == "immediate":
+                used = delivery_repo.sent_since(session, channel, now - limit.period)
+                budget = max(0, limit.count - used)
+            if mode == "digest":
+                claim, sends = BATCH, 1
+            elif budget is None:
+                claim = sends = UNLIMITED_BATCH
+            else:
+                claim, sends = BATCH, budget + 1
             rows = delivery_repo.claim_channel(
                 session,
                 channel,
                 now,
                 mode=mode,
                 owner=self._owner,
-                lease=self._lease,
-                limit=BATCH,
+                lease=max(self._lease, self._timeout * (sends + 1)),
+                limit=claim,
             )
-            notifier = self._notifiers[channel]
-            limit = effective_rate_limit(notifier)
-            budget = None
-            if limit is not None and rows and mode == "immediate":
-                used = delivery_repo.sent_since(session, channel, now - limit.period)
-                budget = max(0, limit.count - used)
             return rows, budget
 
     def _alerts(self, rows: Sequence[DeliveryView]) -> list[Alert]:
