@@ -109,23 +109,13 @@ def test_sigterm_stops_cleanly_and_rule_edits_apply_live(
         wait_for(lambda: (tmp_path / "alerts.jsonl").exists(), 60, "first alerts")
         health = urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5)
         assert health.status == 200
-        # a new rule file, live: the next items it matches raise alerts without a restart
+        # a new rule file, live: it becomes active without a restart
         (rules / "zz-live.yaml").write_text(
             "rules:\n  - id: live-rule\n    title: Live rule\n    tags: [live]\n"
             "    match: {any: [Ouagadougou, 'Burkina Faso']}\n",
             encoding="utf-8",
         )
-        wait_for(
-            lambda: (
-                "live-rule" in log.read_text(errors="replace")
-                or "11 rules" in log.read_text(errors="replace")
-            ),
-            20,
-            "rule reload",
-        )
-        feed_server.add(
-            "/fr2.xml", FR_FEED.replace(b"<guid", b"<guid>x-").replace(b"<guid>x->", b"<guid>x-")
-        )
+        wait_for(lambda: "rules: 11 rules" in log.read_text(errors="replace"), 20, "reload")
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=40) == 0
     finally:
