@@ -152,6 +152,7 @@ class Vocabulary:
     proper: bool = False
     file: str = ""
     line: int = 0
+    col: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +171,7 @@ class Rule:
     masks: tuple[Term, ...] = ()
     file: str = ""
     line: int = 0
+    col: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -469,6 +471,7 @@ class _Parser:
                 proper,
                 self.part.file,
                 name_node.start_mark.line + 1,
+                name_node.start_mark.column + 1,
             )
         )
 
@@ -520,7 +523,8 @@ class _Parser:
                     feed_tags=opt.get("feed_tags", ()),
                     masks=tuple(masks),
                     file=self.part.file,
-                    line=node.start_mark.line + 1,
+                    line=keys["id"].start_mark.line + 1,
+                    col=keys["id"].start_mark.column + 1,
                 )
             )
 
@@ -577,6 +581,7 @@ def _merge(parts: Iterable[_FilePart]) -> RuleSet:
                         part.file,
                         vocab.line,
                         f"vocabulary {vocab.name!r} already defined at {first.file}:{first.line}",
+                        vocab.col,
                     )
                 )
             else:
@@ -587,7 +592,10 @@ def _merge(parts: Iterable[_FilePart]) -> RuleSet:
                 where = f"{first_rule.file}:{first_rule.line}"
                 problems.append(
                     Problem(
-                        part.file, rule.line, f"duplicate rule id {rule.id!r} (first at {where})"
+                        part.file,
+                        rule.line,
+                        f"duplicate rule id {rule.id!r} (first at {where})",
+                        rule.col,
                     )
                 )
             else:

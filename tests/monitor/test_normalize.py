@@ -1,0 +1,118 @@
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from monitor.normalize import (
+    Token,
+    arabic_forms,
+    normalize,
+    normalize_words,
+    script_of,
+    tokenize,
+    word_spans,
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("مُحَمَّدٌ", "محمد"),  # harakat
+        ("الجيـــش", "الجيش"),  # tatweel
+        ("أحمد إبراهيم آمن ٱلله", "احمد ابراهيم امن الله"),  # alef forms
+        ("مستشفى", "مستشفي"),  # ى → ي
+        ("مدرسة", "مدرسه"),  # ة → ه
+        ("٢٠٢٥", "2025"),  # Arabic-Indic digits
+        ("۱۴۰۳", "1403"),  # Persian digits
+        ("ﻣﺎﻟﻲ", "مالي"),  # presentation forms
+        ("ﻻ", "لا"),  # lam-alef ligature
+        ("Bamako\u00a0Mali", "bamako mali"),  # NBSP
+        ("Sécurité", "securite"),
+        ("ÉTAT", "etat"),
+        ("l'armée", "armee"),
+        ("l’armée", "armee"),
+        ("d’Ibrahim qu'il", "ibrahim il"),
+        ("Jusqu’à", "a"),
+        ("Œuvre cœur", "oeuvre coeur"),
+        ("Lætitia", "laetitia"),
+        ("ﬁn", "fin"),
+        ("Straße", "strasse"),
+        ("Mali, Bamako; Gao!", "mali bamako gao"),
+        ("e\u0301te\u0301", "ete"),  # decomposed accents stay inside the word
+    ],
+)
+def test_normalize_examples(text: str, expected: str) -> None:
+    assert normalize(text) == expected
+
+
+def test_securite_matches_securite_with_accents() -> None:
+    assert normalize("securite") == normalize("sécurité") == normalize("SÉCURITÉ")
+
+
+def test_elision_yields_the_word_with_offsets_into_the_original() -> None:
+    text = "Selon l’armée malienne"
+    tokens = tokenize(text)
+    assert [t.norm for t in tokens] == ["selon", "armee", "malienne"]
+    assert text[tokens[1].start : tokens[1].end] == "armée"
+
+
+def test_token_offsets_point_into_the_original_arabic() -> None:
+    text = "هاجم مسلّحون قافلةَ الوقود"
+    for token in tokenize(text):
+        assert normalize(text[token.start : token.end]) == token.norm
+
+
+def test_token_is_frozen() -> None:
+    token = Token("mali", 0, 4)
+    with pytest.raises(AttributeError):
+        token.norm = "x"  # type: ignore[misc]
+
+
+def test_script_of() -> None:
+    assert script_of("مالي") == "arabic"
+    assert script_of(Token("mali", 0, 4)) == "latin"
+    assert script_of("2025") == "digit"
+    assert script_of("") == "other"
+
+
+def test_arabic_forms_lists_clitic_readings() -> None:
+    forms = arabic_forms("والوقود")
+    assert ("والوقود", False, False) in forms
+    assert ("وقود", True, True) in forms
+    assert ("وقود", True, True) in arabic_forms("للوقود")
+    assert ("مالي", True, False) in arabic_forms("بمالي")
+    assert all(not article for stem, _, article in arabic_forms("بمالي") if stem == "مالي")
+    assert arabic_forms("mali") == (("mali", False, False),)
+
+
+text_strategy = st.text(
+    alphabet=st.one_of(
+        st.characters(min_codepoint=0x20, max_codepoint=0x24F),
+        st.characters(min_codepoint=0x600, max_codepoint=0x6FF),
+        st.characters(min_codepoint=0xFB50, max_codepoint=0xFEFF),
+        st.sampled_from(" \u00a0’'ـ\u0301"),
+    ),
+    max_size=60,
+)
+
+
+@given(text_strategy)
+def test_normalize_is_idempotent(text: str) -> None:
+    once = normalize(text)
+    assert normalize(once) == once
+
+
+@given(st.text(max_size=40))
+def test_normalize_is_idempotent_on_any_unicode(text: str) -> None:
+    once = normalize(text)
+    assert normalize(once) == once
+
+
+@given(text_strategy)
+def test_tokenize_agrees_with_normalize_words(text: str) -> None:
+    tokens = tokenize(text)
+    assert [t.norm for t in tokens] == normalize_words(text)
+    assert [(t.start, t.end) for t in tokens] == word_spans(text)
+    for token in tokens:
+        assert 0 <= token.start < token.end <= len(text)
