@@ -77,7 +77,9 @@ class Daemon:
         self.draining = True
         if self.scheduler is not None:
             self.scheduler.pause()
+        started = asyncio.get_running_loop().time()
         tasks = list(self.inflight)
+        feed_ids = dict(self.inflight)
         if tasks:
             log.info(
                 "daemon: draining %d in-flight polls (up to %ds)",
@@ -89,10 +91,15 @@ class Daemon:
                 task.cancel()
             if pending:
                 await asyncio.gather(*pending, return_exceptions=True)
-                ids = [self.inflight.get(t) for t in pending]
                 with self.app.sessions.begin() as session:
-                    feed_repo.release(session, [i for i in ids if i is not None], self.app.owner)
+                    feed_repo.release(session, [feed_ids[t] for t in pending], self.app.owner)
                 log.warning("daemon: abandoned %d slow polls", len(pending))
+        left = self.drain_deadline.total_seconds() - (asyncio.get_running_loop().time() - started)
+        if left > 0:  # deliver what is due now; anything unsent stays in the outbox
+            try:
+                await asyncio.wait_for(self.app.dispatch(), timeout=left)
+            except TimeoutError:
+                log.warning("daemon: final delivery pass cut short; the outbox keeps the rest")
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=False)
         log.info("daemon: stopped after %d polls", self.polls_done)

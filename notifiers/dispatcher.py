@@ -28,6 +28,7 @@ __all__ = ["DispatchReport", "Dispatcher", "retry_delay"]
 log = logging.getLogger("rasd.dispatch")
 BATCH = 100  # a digest or a rate-limited burst: few sends, many rows
 UNLIMITED_BATCH = 10  # one send each: a small batch keeps the lease short
+MAX_ROUNDS = 20  # batches per channel and tick
 
 
 @dataclass(slots=True)
@@ -104,7 +105,11 @@ class Dispatcher:
             await asyncio.to_thread(self._fail_unknown, channel)
             return report
         try:
-            report.add(await self._immediate(channel, notifier))
+            for _round in range(MAX_ROUNDS):  # drain a backlog batch by batch, in order
+                part = await self._immediate(channel, notifier)
+                report.add(part)
+                if part.failed or not (part.sent or part.dead):
+                    break
             report.add(await self._digest(channel, notifier))
         except Exception:
             log.exception("dispatch: %s: unexpected error", channel, extra={"channel": channel})
