@@ -16,6 +16,7 @@ from sqlalchemy import inspect, text
 
 from storage.db import create_db_engine, ensure_schema, is_sqlite
 from storage.migrate import (
+    BASELINE_REVISION,
     SchemaError,
     check_schema,
     current_revision,
@@ -62,7 +63,10 @@ def test_each_out_of_date_state_has_a_message_naming_the_command(db_url: str) ->
         empty = check_schema(engine)
         assert empty is not None and "rasd db upgrade" in empty and "no Rasd tables" in empty
 
-        Base.metadata.create_all(engine)  # a database from before migrations existed
+        # A database from before migrations existed: the baseline's tables, no version row.
+        upgrade(engine, BASELINE_REVISION)
+        with engine.begin() as conn:
+            conn.execute(text("DROP TABLE alembic_version"))
         assert schema_state(engine) == ("unversioned", None)
         unversioned = check_schema(engine)
         assert unversioned is not None and "without migrations" in unversioned
