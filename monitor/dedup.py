@@ -26,7 +26,9 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import operator
 import re
+from array import array
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -157,9 +159,9 @@ class _Entry:
     lang: str | None
     published: datetime
     entities: frozenset[str]
-    fingerprint: Fingerprint
+    signature: array[int]  # Fingerprint.values, 4 bytes a value instead of a 32-byte int
     url: str | None
-    bands: tuple[tuple[int, tuple[int, ...]], ...]
+    bands: tuple[int, ...]
 
 
 class StoryIndex:
@@ -189,7 +191,7 @@ class StoryIndex:
         self.generic_entities = generic_entities
         self._entries: dict[str, _Entry] = {}
         self._by_url: dict[str, str] = {}
-        self._by_band: dict[tuple[int, tuple[int, ...]], set[str]] = defaultdict(set)
+        self._by_band: dict[int, list[str]] = defaultdict(list)  # mostly one key
         self._by_entity: dict[str, set[str]] = defaultdict(set)
         self._expiry: list[tuple[datetime, int, str]] = []  # heap of (published, seq, key)
         self._seq = itertools.count()
@@ -222,15 +224,15 @@ class StoryIndex:
             lang=lang,
             published=published,
             entities=self._specific(entities),
-            fingerprint=fp,
+            signature=array("I", fp.values),
             url=canonical_url(url) if url else None,
-            bands=tuple(enumerate(fp.bands(LSH_ROWS))),
+            bands=_band_keys(fp),
         )
         self._entries[key] = entry
         if entry.url:
             self._by_url[entry.url] = key
         for band in entry.bands:
-            self._by_band[band].add(key)
+            self._by_band[band].append(key)
         for entity in entry.entities:
             self._by_entity[entity].add(key)
         heapq.heappush(self._expiry, (published, next(self._seq), key))
@@ -272,15 +274,15 @@ class StoryIndex:
         self, fp: Fingerprint, lang: str | None, published: datetime
     ) -> StoryMatch | None:
         keys: set[str] = set()
-        for band in enumerate(fp.bands(LSH_ROWS)):
-            keys |= self._by_band.get(band, set())
+        for band in _band_keys(fp):
+            keys.update(self._by_band.get(band, ()))
         best: tuple[bool, float, datetime] | None = None
         found: StoryMatch | None = None
         for key in keys:
             entry = self._entries[key]
             if abs(entry.published - published) > self.window:
                 continue
-            sim = fp.similarity(entry.fingerprint)
+            sim = _similarity(fp, entry.signature)
             if sim < self.threshold:
                 continue
             rank = (entry.lang == lang, sim, entry.published)
@@ -324,9 +326,24 @@ class StoryIndex:
         if entry.url and self._by_url.get(entry.url) == key:
             del self._by_url[entry.url]
         for band in entry.bands:
-            _discard(self._by_band, band, key)
+            keys = self._by_band[band]
+            keys.remove(key)
+            if not keys:
+                del self._by_band[band]
         for entity in entry.entities:
             _discard(self._by_entity, entity, key)
+
+
+def _similarity(fp: Fingerprint, signature: array[int]) -> float:
+    if not fp.values or len(fp.values) != len(signature):
+        return 0.0
+    return sum(map(operator.eq, fp.values, signature)) / len(signature)
+
+
+def _band_keys(fp: Fingerprint) -> tuple[int, ...]:
+    # The built-in (salted) hash is fine here: band keys live in this process only, and a
+    # rare collision only adds a candidate that the similarity check then rejects.
+    return tuple(hash((i, band)) for i, band in enumerate(fp.bands(LSH_ROWS)))
 
 
 def _discard(index: dict[_K, set[str]], name: _K, key: str) -> None:

@@ -48,9 +48,8 @@ def shingles(title: str, summary: str) -> frozenset[str]:
     words = [_shingle_word(w) for w in normalize_words(f"{title}\n{summary}")]
     if len(words) < SHINGLE_WORDS:
         return frozenset(words)
-    return frozenset(
-        " ".join(words[i : i + SHINGLE_WORDS]) for i in range(len(words) - SHINGLE_WORDS + 1)
-    )
+    columns = (words[i:] for i in range(SHINGLE_WORDS))  # shifted copies: rows are n-grams
+    return frozenset(map(" ".join, zip(*columns, strict=False)))
 
 
 @dataclass(frozen=True, slots=True)
