@@ -40,5 +40,5 @@ def setup_logging(fmt: str = "text", level: int = logging.INFO) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("httpx", "httpcore", "apscheduler", "hpack", "aiosmtplib"):
+    for noisy in ("httpx", "httpcore", "apscheduler", "hpack", "aiosmtplib", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -131,11 +131,10 @@ def sample_alert() -> Alert:
 
 
 async def send_test(settings: Settings, channel: str) -> int:
-    from notifiers.registry import build_notifier
-
     from monitor.errors import DeliveryError
     from monitor.fetch import make_client
     from notifiers.base import Message, RenderSettings
+    from notifiers.registry import build_notifier
 
     if channel not in settings.channels:
         print(

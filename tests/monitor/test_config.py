@@ -104,7 +104,9 @@ def test_digest_route_needs_valid_cron() -> None:
         '  - channels: [file]\n    mode: digest\n    schedule: "61 7 * * *"',
     )
     found = problems(text, {"HOOK_SECRET": "x"})
-    assert found and found[0].startswith("rasd.yaml:15: routes[0].schedule: not a valid cron"), found
+    assert found and found[0].startswith("rasd.yaml:15: routes[0].schedule: not a valid cron"), (
+        found
+    )
 
 
 def test_load_settings_uses_rasd_config(tmp_path: Path) -> None:

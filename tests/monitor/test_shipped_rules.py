@@ -285,7 +285,6 @@ def test_development_set(matcher: Matcher) -> None:
 def test_dire_the_verb_is_not_dire_the_town(matcher: Matcher) -> None:
     """Diré (a Malian town) folds to the French verb « dire »: it must not raise on its own."""
     text = (
-        "Les militants écologistes n'ont pas voulu dire qui mènera l'offensive électorale "
-        "à Paris"
+        "Les militants écologistes n'ont pas voulu dire qui mènera l'offensive électorale à Paris"
     )
     assert not _tags(matcher, text)
