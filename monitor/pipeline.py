@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -31,6 +32,9 @@ from storage.models import MatchRow
 __all__ = ["Pipeline", "PipelineSettings", "PollOutcome", "utcnow"]
 
 log = logging.getLogger("rasd.pipeline")
+
+# Vocabularies whose names start so are entities for story grouping (rules/entities.yaml).
+ENTITY_PREFIXES = ("place_", "actor_", "thing_")
 
 
 def utcnow() -> datetime:
@@ -64,14 +68,10 @@ class PipelineSettings:
     feed_intervals: dict[int, timedelta] = field(default_factory=dict)  # feed id → configured
 
 
-class MatcherLike:
+class MatcherLike(Protocol):
     """What the pipeline needs from the rule engine (monitor.match.Matcher)."""
 
-    def match(self, doc: Document) -> list[Match]:  # pragma: no cover - protocol
-        raise NotImplementedError
-
-    def vocabulary_hits(self, doc: Document) -> dict[str, set[str]]:  # pragma: no cover
-        raise NotImplementedError
+    def match_with_vocabularies(self, doc: Document) -> tuple[list[Match], dict[str, set[str]]]: ...
 
 
 @dataclass(slots=True)
@@ -160,8 +160,8 @@ class Pipeline:
                 feed=feed.name,
                 feed_tags=feed.tags,
             )
-            matches = matcher.match(doc)
-            entities = tuple(sorted(matcher.vocabulary_hits(doc)))
+            matches, vocabularies = matcher.match_with_vocabularies(doc)
+            entities = tuple(sorted(n for n in vocabularies if n.startswith(ENTITY_PREFIXES)))
             out.append(
                 _Analysed(
                     item,
