@@ -54,6 +54,13 @@ class Daemon:
             **common,
         )
         scheduler.add_job(self.reload_tick, "interval", seconds=2, id="rules", **common)
+        scheduler.add_job(
+            self.lease_tick,
+            "interval",
+            seconds=max(1.0, s.polling.lease.total_seconds() / 3),
+            id="leases",
+            **common,
+        )
         scheduler.add_job(self.retention_tick, "cron", hour=3, minute=17, id="retention", **common)
         scheduler.add_job(
             self.health_tick, "interval", minutes=5, next_run_time=now, id="health", **common
@@ -107,7 +114,7 @@ class Daemon:
     async def poll_tick(self) -> None:
         if self.draining:
             return
-        free = self.app.settings.polling.concurrency * 2 - len(self.inflight)
+        free = self.app.settings.polling.concurrency - len(self.inflight)
         if free <= 0:
             return
         feeds = await asyncio.to_thread(self.app.claim, due_only=True, limit=free)
@@ -119,6 +126,20 @@ class Daemon:
     def _done(self, task: asyncio.Task[PollOutcome]) -> None:
         self.inflight.pop(task, None)
         self.polls_done += 1
+
+    async def lease_tick(self) -> None:
+        """Keep the leases of in-flight polls alive, so a slow poll is never claimed twice;
+        a replica that dies stops renewing and its feeds come back after one lease period."""
+        ids = list(self.inflight.values())
+        if not ids:
+            return
+        until = utcnow() + self.app.settings.polling.lease
+
+        def renew() -> None:
+            with self.app.sessions.begin() as session:
+                feed_repo.renew_leases(session, ids, self.app.owner, until)
+
+        await asyncio.to_thread(renew)
 
     async def dispatch_tick(self) -> None:
         if not self.draining:

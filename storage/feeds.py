@@ -24,6 +24,7 @@ __all__ = [
     "mark_health_alerted",
     "mark_success",
     "release",
+    "renew_leases",
     "sync_feeds",
 ]
 
@@ -178,6 +179,19 @@ def claim_due(
         row.lease_until = now + lease
         row.lease_owner = owner
     return [_state(row) for row in rows]
+
+
+def renew_leases(session: Session, feed_ids: Iterable[int], owner: str, until: datetime) -> int:
+    """Extend the leases this replica still holds (its polls are alive); returns how many."""
+    ids = list(feed_ids)
+    if not ids:
+        return 0
+    result = session.execute(
+        update(FeedRow)
+        .where(FeedRow.id.in_(ids), FeedRow.lease_owner == owner)
+        .values(lease_until=until)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def release(session: Session, feed_ids: Iterable[int], owner: str) -> None:
