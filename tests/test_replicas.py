@@ -44,7 +44,30 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-WORDS = ["convoi", "embuscade", "village", "marché", "pont", "route", "poste", "camp", "patrouille", "colonne", "engins", "blessés", "otages", "motos", "véhicules", "nuit", "matin", "frontière", "axe", "cercle", "commune", "forêt"]
+WORDS = (
+    "convoi",
+    "embuscade",
+    "village",
+    "marché",
+    "pont",
+    "route",
+    "poste",
+    "camp",
+    "patrouille",
+    "colonne",
+    "engins",
+    "blessés",
+    "otages",
+    "motos",
+    "véhicules",
+    "nuit",
+    "matin",
+    "frontière",
+    "axe",
+    "cercle",
+    "commune",
+    "forêt",
+)
 
 
 def rss(i: int, now: datetime) -> bytes:
