@@ -15,6 +15,7 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
+import pytest
 from sqlalchemy import create_engine, text
 
 from tests.feedserver import FeedServer
@@ -89,6 +90,7 @@ def test_sigterm_stops_cleanly_and_rule_edits_apply_live(
     tmp_path: Path, feed_server: FeedServer
 ) -> None:
     import shutil
+    import urllib.error
     import urllib.request
 
     rules = tmp_path / "rules"
@@ -107,8 +109,25 @@ def test_sigterm_stops_cleanly_and_rule_edits_apply_live(
     proc = start(config, log)
     try:
         wait_for(lambda: (tmp_path / "alerts.jsonl").exists(), 60, "first alerts")
-        health = urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5)
-        assert health.status == 200
+        base = f"http://127.0.0.1:{port}"
+        assert urllib.request.urlopen(f"{base}/healthz", timeout=5).status == 200
+        ready = json.loads(urllib.request.urlopen(f"{base}/readyz", timeout=5).read())
+        assert ready["ready"] is True and ready["database"] == "ok", ready
+        metrics = urllib.request.urlopen(f"{base}/metrics", timeout=5).read().decode()
+        for name in (
+            "rasd_polls_total",
+            "rasd_fetch_seconds_bucket",
+            "rasd_items_new_total",
+            "rasd_alerts_total",
+            "rasd_outbox_depth",
+            "rasd_feeds_unhealthy",
+            "rasd_rules_active 10.0",
+        ):
+            assert name in metrics, name
+        assert "127.0.0.1" not in metrics  # no feed URLs in labels
+        with pytest.raises(urllib.error.HTTPError) as missing:
+            urllib.request.urlopen(f"{base}/nope", timeout=5)
+        assert missing.value.code == 404
         # a new rule file, live: it becomes active without a restart
         (rules / "zz-live.yaml").write_text(
             "rules:\n  - id: live-rule\n    title: Live rule\n    tags: [live]\n"
