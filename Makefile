@@ -34,8 +34,10 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(BIN)/ruff format . && $(BIN)/ruff check --fix .
 
-bench: $(STAMP)
-	$(BIN)/python bench/run_all.py
+bench: $(STAMP)           ## the benchmarks of bench/README.md (several minutes)
+	$(BIN)/python bench/bench_match.py
+	$(BIN)/python bench/bench_dedup.py
+	$(BIN)/python bench/bench_poll.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info
