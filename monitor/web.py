@@ -1,4 +1,4 @@
-"""The daemon's own small HTTP server: /healthz, /readyz, /metrics.
+"""The daemon's own small HTTP server: /healthz, /readyz, /metrics, /alerts.atom.
 
 Hand-written on asyncio streams because it serves three read-only paths on localhost;
 prometheus-client's bundled server would answer every path with metrics (FACTS.md)."""
@@ -51,8 +51,11 @@ async def _handle(
 ) -> None:
     try:
         request = await asyncio.wait_for(reader.readline(), 10)
-        while (await asyncio.wait_for(reader.readline(), 10)) not in (b"\r\n", b"\n", b""):
-            pass
+        host_header = ""
+        while (line := await asyncio.wait_for(reader.readline(), 10)) not in (b"\r\n", b"\n", b""):
+            name, _, value = line.decode("latin-1").partition(":")
+            if name.strip().lower() == "host":
+                host_header = value.strip()
         parts = request.decode("latin-1").split()
         path = parts[1].split("?")[0] if len(parts) >= 2 else ""
         status, ctype, body = 404, "text/plain; charset=utf-8", b"not found\n"
@@ -62,6 +65,9 @@ async def _handle(
             ready, checks = await asyncio.to_thread(readiness, app, daemon)
             status, ctype = (200 if ready else 503), "application/json"
             body = json.dumps({"ready": ready, **checks}, ensure_ascii=False).encode()
+        elif path == "/alerts.atom":
+            body = await asyncio.to_thread(_alerts_atom, app, host_header)
+            status, ctype = 200, "application/atom+xml; charset=utf-8"
         elif path == "/metrics":
             from monitor.metrics import render_metrics
 
@@ -81,11 +87,23 @@ async def _handle(
         writer.close()
 
 
+def _alerts_atom(app: App, host: str) -> bytes:
+    from datetime import UTC, datetime
+
+    from monitor.atom import render_atom
+    from storage.alerts import list_alerts
+
+    with app.sessions.begin() as session:
+        alerts = list_alerts(session, limit=100)
+    listen = app.settings.server.listen
+    return render_atom(alerts, f"http://{host or listen}/alerts.atom", datetime.now(UTC))
+
+
 async def serve(app: App, daemon: Daemon) -> asyncio.Server:
     host, port = app.settings.server.host, app.settings.server.port
     server = await asyncio.start_server(
         lambda r, w: _handle(app, daemon, r, w), host=host, port=port
     )
     bound = server.sockets[0].getsockname()[1] if server.sockets else port
-    log.info("web: /healthz /readyz /metrics on http://%s:%d", host, bound)
+    log.info("web: /healthz /readyz /metrics /alerts.atom on http://%s:%d", host, bound)
     return server

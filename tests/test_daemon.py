@@ -125,6 +125,9 @@ def test_sigterm_stops_cleanly_and_rule_edits_apply_live(
         ):
             assert name in metrics, name
         assert "127.0.0.1" not in metrics  # no feed URLs in labels
+        atom = urllib.request.urlopen(f"{base}/alerts.atom", timeout=5)
+        assert atom.headers["Content-Type"].startswith("application/atom+xml")
+        assert b"<entry" in atom.read()
         with pytest.raises(urllib.error.HTTPError) as missing:
             urllib.request.urlopen(f"{base}/nope", timeout=5)
         assert missing.value.code == 404
