@@ -11,7 +11,7 @@ from notifiers.base import Message, RateLimit, RenderSettings, WebhookUrlConfig
 from notifiers.compose import chat_text
 from notifiers.limits import MARKDOWN_ATOMS, truncate_text
 from notifiers.render import DISCORD
-from notifiers.transport import clamp_after, raise_for_answer, request
+from notifiers.transport import WebhookUrlNotifier, clamp_after
 
 __all__ = ["MAX_CONTENT_CHARS", "DiscordConfig", "DiscordNotifier", "build_payload"]
 
@@ -44,31 +44,13 @@ def _retry_after(response: httpx.Response) -> timedelta | None:
     return clamp_after(float(seconds)) if isinstance(seconds, int | float) else None
 
 
-class DiscordNotifier:
+class DiscordNotifier(WebhookUrlNotifier):
     type: ClassVar[str] = "discord"
     Config: ClassVar[type[DiscordConfig]] = DiscordConfig
     rate_limit: ClassVar[RateLimit | None] = RateLimit(count=5, per=2)
 
-    def __init__(
-        self, name: str, config: DiscordConfig, client: httpx.AsyncClient, render: RenderSettings
-    ) -> None:
-        self.name = name
-        self.config = config
-        self._client = client
-        self._render = render
+    def payload(self, message: Message) -> dict[str, Any]:
+        return build_payload(message, self._render)
 
-    async def send(self, message: Message) -> None:
-        url = self.config.webhook_url.get_secret_value()
-        response = await request(
-            self._client,
-            self.name,
-            "POST",
-            url,
-            json=build_payload(message, self._render),
-            secrets=(url,),
-        )
-        after = _retry_after(response) if response.status_code == 429 else None
-        raise_for_answer(self.name, response, after=after, secrets=(url,))
-
-    async def aclose(self) -> None:
-        """Nothing to release: the HTTP client is shared and owned by the app."""
+    def retry_after(self, response: httpx.Response) -> timedelta | None:
+        return _retry_after(response)

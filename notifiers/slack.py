@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Literal
 
-import httpx
-
 from notifiers.base import Message, RateLimit, RenderSettings, WebhookUrlConfig
 from notifiers.compose import grouped_views, heading, more_text
 from notifiers.limits import SLACK_ATOMS, truncate_text
 from notifiers.render import SLACK, clean_text, escape_slack
 from notifiers.templating import render_template
-from notifiers.transport import raise_for_answer, request
+from notifiers.transport import WebhookUrlNotifier
 
 __all__ = [
     "MAX_BLOCKS",
@@ -77,30 +75,10 @@ def build_payload(message: Message, render: RenderSettings) -> dict[str, Any]:
     }
 
 
-class SlackNotifier:
+class SlackNotifier(WebhookUrlNotifier):
     type: ClassVar[str] = "slack"
     Config: ClassVar[type[SlackConfig]] = SlackConfig
     rate_limit: ClassVar[RateLimit | None] = RateLimit(count=1, per=1)
 
-    def __init__(
-        self, name: str, config: SlackConfig, client: httpx.AsyncClient, render: RenderSettings
-    ) -> None:
-        self.name = name
-        self.config = config
-        self._client = client
-        self._render = render
-
-    async def send(self, message: Message) -> None:
-        url = self.config.webhook_url.get_secret_value()
-        response = await request(
-            self._client,
-            self.name,
-            "POST",
-            url,
-            json=build_payload(message, self._render),
-            secrets=(url,),
-        )
-        raise_for_answer(self.name, response, secrets=(url,))
-
-    async def aclose(self) -> None:
-        """Nothing to release: the HTTP client is shared and owned by the app."""
+    def payload(self, message: Message) -> dict[str, Any]:
+        return build_payload(message, self._render)

@@ -8,12 +8,10 @@ from __future__ import annotations
 import json
 from typing import Any, ClassVar, Literal
 
-import httpx
-
 from notifiers.base import Message, RateLimit, RenderSettings, WebhookUrlConfig
 from notifiers.compose import grouped_views, heading, more_text
 from notifiers.render import MARKDOWN, AlertView, escape_markdown
-from notifiers.transport import raise_for_answer, request
+from notifiers.transport import WebhookUrlNotifier
 
 __all__ = ["CARD_VERSION", "MAX_PAYLOAD_BYTES", "TeamsConfig", "TeamsNotifier", "build_payload"]
 
@@ -106,30 +104,10 @@ def build_payload(message: Message, render: RenderSettings) -> dict[str, Any]:
         keep = len(shown) - 1
 
 
-class TeamsNotifier:
+class TeamsNotifier(WebhookUrlNotifier):
     type: ClassVar[str] = "teams"
     Config: ClassVar[type[TeamsConfig]] = TeamsConfig
     rate_limit: ClassVar[RateLimit | None] = RateLimit(count=4, per=1)
 
-    def __init__(
-        self, name: str, config: TeamsConfig, client: httpx.AsyncClient, render: RenderSettings
-    ) -> None:
-        self.name = name
-        self.config = config
-        self._client = client
-        self._render = render
-
-    async def send(self, message: Message) -> None:
-        url = self.config.webhook_url.get_secret_value()
-        response = await request(
-            self._client,
-            self.name,
-            "POST",
-            url,
-            json=build_payload(message, self._render),
-            secrets=(url,),
-        )
-        raise_for_answer(self.name, response, secrets=(url,))
-
-    async def aclose(self) -> None:
-        """Nothing to release: the HTTP client is shared and owned by the app."""
+    def payload(self, message: Message) -> dict[str, Any]:
+        return build_payload(message, self._render)

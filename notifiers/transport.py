@@ -7,11 +7,12 @@ import email.utils
 import math
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 
 from monitor.errors import Rejected, RetryLater
+from notifiers.base import Message, RateLimit, RenderSettings, WebhookUrlConfig
 
 __all__ = ["DEFAULT_TIMEOUT", "MAX_RETRY_AFTER", "parse_retry_after", "raise_for_answer", "request"]
 
@@ -97,3 +98,38 @@ def raise_for_answer(
             after = parse_retry_after(response.headers.get("retry-after"))
         raise RetryLater(channel, message, after=after)
     raise Rejected(channel, message)
+
+
+class WebhookUrlNotifier:
+    """Base of the chat channels configured by one secret incoming-webhook URL (Slack, Teams,
+    Mattermost, Discord): POST the channel's JSON payload, map the answer."""
+
+    type: ClassVar[str]
+    Config: ClassVar[type[WebhookUrlConfig]]
+    rate_limit: ClassVar[RateLimit | None] = None
+
+    def __init__(
+        self, name: str, config: Any, client: httpx.AsyncClient, render: RenderSettings
+    ) -> None:
+        self.name = name
+        self.config = config
+        self._client = client
+        self._render = render
+
+    def payload(self, message: Message) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def retry_after(self, response: httpx.Response) -> timedelta | None:
+        """How long a 429 asks to wait, when the API says it in the body (else Retry-After)."""
+        return None
+
+    async def send(self, message: Message) -> None:
+        url = self.config.webhook_url.get_secret_value()
+        response = await request(
+            self._client, self.name, "POST", url, json=self.payload(message), secrets=(url,)
+        )
+        after = self.retry_after(response) if response.status_code == 429 else None
+        raise_for_answer(self.name, response, after=after, secrets=(url,))
+
+    async def aclose(self) -> None:
+        """Nothing to release: the HTTP client is shared and owned by the app."""
