@@ -13,15 +13,9 @@ from monitor.fetch import Fetcher, make_client
 from monitor.opml import OpmlFeed, parse_opml, render_opml
 from monitor.parse import parse_feed
 from storage import feeds as feed_repo
-from storage.db import create_db_engine, ensure_schema, make_sessionmaker
+from storage.db import open_sessions
 
 __all__ = ["add_feed", "export_opml", "import_opml", "resolve_feed"]
-
-
-def _sessions(settings: Settings):  # type: ignore[no-untyped-def]
-    engine = create_db_engine(settings.database)
-    ensure_schema(engine)
-    return make_sessionmaker(engine)
 
 
 async def resolve_feed(url: str) -> tuple[str, ParsedFeed]:
@@ -54,7 +48,7 @@ async def add_feed(
     settings: Settings, url: str, *, name: str | None, lang: str | None, tags: tuple[str, ...]
 ) -> str:
     feed_url, parsed = await resolve_feed(url)
-    with _sessions(settings).begin() as session:
+    with open_sessions(settings.database).begin() as session:
         _id, created = feed_repo.add_feed(
             session,
             feed_url,
@@ -74,7 +68,7 @@ def import_opml(settings: Settings, path: Path) -> tuple[int, int]:
     feeds = parse_opml(path.read_text(encoding="utf-8"))
     added = present = 0
     now = datetime.now(UTC)
-    with _sessions(settings).begin() as session:
+    with open_sessions(settings.database).begin() as session:
         for feed in feeds:
             _id, created = feed_repo.add_feed(
                 session,
@@ -90,7 +84,7 @@ def import_opml(settings: Settings, path: Path) -> tuple[int, int]:
 
 
 def export_opml(settings: Settings) -> str:
-    with _sessions(settings).begin() as session:
+    with open_sessions(settings.database).begin() as session:
         rows = feed_repo.list_feeds(session)
         feeds = [
             OpmlFeed(row.url, row.name, row.lang, tuple(row.tags or ()))

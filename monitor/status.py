@@ -11,15 +11,9 @@ from monitor.domain import Alert, TermHit
 from storage import alerts as alert_repo
 from storage import deliveries as delivery_repo
 from storage import feeds as feed_repo
-from storage.db import create_db_engine, ensure_schema, make_sessionmaker
+from storage.db import open_sessions
 
 __all__ = ["feed_table", "list_alert_rows", "retry_delivery", "send_test", "status_text"]
-
-
-def _sessions(settings: Settings):  # type: ignore[no-untyped-def]
-    engine = create_db_engine(settings.database)
-    ensure_schema(engine)
-    return make_sessionmaker(engine)
 
 
 def feed_status(row: Any, now: datetime, threshold: timedelta) -> str:
@@ -36,7 +30,7 @@ def feed_status(row: Any, now: datetime, threshold: timedelta) -> str:
 
 def feed_table(settings: Settings) -> list[dict[str, Any]]:
     now = datetime.now(UTC)
-    with _sessions(settings).begin() as session:
+    with open_sessions(settings.database).begin() as session:
         out = []
         for row in feed_repo.list_feeds(session):
             week = feed_repo.items_since(session, row.id, now - timedelta(days=7))
@@ -63,7 +57,7 @@ def feed_table(settings: Settings) -> list[dict[str, Any]]:
 def list_alert_rows(settings: Settings, *, dead: bool, limit: int) -> list[dict[str, Any]]:
     from notifiers.render import alert_payload
 
-    with _sessions(settings).begin() as session:
+    with open_sessions(settings.database).begin() as session:
         if dead:
             return [
                 {
@@ -103,7 +97,7 @@ def list_alert_rows(settings: Settings, *, dead: bool, limit: int) -> list[dict[
 
 
 def retry_delivery(settings: Settings, delivery_id: int) -> bool:
-    with _sessions(settings).begin() as session:
+    with open_sessions(settings.database).begin() as session:
         return delivery_repo.requeue(session, delivery_id, datetime.now(UTC))
 
 
@@ -166,7 +160,7 @@ def status_text(settings: Settings) -> str:
     counts: dict[str, int] = {}
     for feed in feeds:
         counts[feed["status"]] = counts.get(feed["status"], 0) + 1
-    with _sessions(settings).begin() as session:
+    with open_sessions(settings.database).begin() as session:
         by_status = delivery_repo.count_by_status(session)
     book = RuleBook(settings.rules_dir)
     book.reload_if_changed()

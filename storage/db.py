@@ -10,7 +10,14 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-__all__ = ["create_db_engine", "ensure_schema", "is_sqlite", "lock_startup", "make_sessionmaker"]
+__all__ = [
+    "create_db_engine",
+    "ensure_schema",
+    "is_sqlite",
+    "lock_startup",
+    "make_sessionmaker",
+    "open_sessions",
+]
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 _PG_STARTUP_LOCK = 0x52415345
@@ -73,3 +80,10 @@ def ensure_schema(engine: Engine) -> None:
 
     if schema_state(engine)[0] == "empty":
         upgrade(engine)
+
+
+def open_sessions(url: str) -> sessionmaker[Session]:
+    """Sessions on `url` for a short-lived command (CLI): engine, new schema if empty."""
+    engine = create_db_engine(url)
+    ensure_schema(engine)
+    return make_sessionmaker(engine)
