@@ -8,21 +8,27 @@ Folding is by script, so mixed Arabic/French text needs no language detection:
 Punctuation separates words and is not kept. No stemming.
 
 Speed: text is split on whitespace (C speed) and each whitespace-separated chunk is folded
-once and memoised, since news vocabulary repeats heavily. Offsets are only computed by
-`tokenize()`, which callers need for the few texts that produce hits.
+once and memoised in a plain dict (`chunk_words`), since news vocabulary repeats heavily: a
+known chunk costs one C-level dict look-up. The memos are bounded (cleared when full).
+Offsets are only computed by `word_spans()`/`tokenize()`, which callers need for the few
+texts that produce hits.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
+from itertools import chain
 
 __all__ = [
     "ARABIC_ARTICLE",
     "Token",
     "arabic_forms",
+    "chunk_words",
+    "clear_caches",
     "is_arabic",
     "normalize",
     "normalize_words",
@@ -68,36 +74,87 @@ class Token:
     end: int
 
 
+@cache
+def _marks_re() -> re.Pattern[str]:
+    """Every combining mark (category M) of the Basic Multilingual Plane, built on first use."""
+    marks = "".join(chr(c) for c in range(0x10000) if unicodedata.category(chr(c))[0] == "M")
+    return re.compile("[" + re.escape(marks) + "]+")
+
+
+def _strip_marks(text: str) -> str:
+    if text.isalnum():
+        return text
+    if max(text) <= "\uffff":
+        return _marks_re().sub("", text)
+    return "".join(c for c in text if not unicodedata.category(c).startswith("M"))
+
+
 def _fold_once(word: str) -> str:
     if word.isascii():
         return word.lower()
     text = unicodedata.normalize("NFKD", word).casefold()
     text = unicodedata.normalize("NFKD", text)
-    text = "".join(c for c in text if not unicodedata.category(c).startswith("M"))
-    return text.translate(_FOLD_MAP)
+    return _strip_marks(text).translate(_FOLD_MAP)
 
 
-@lru_cache(maxsize=1 << 16)
-def _fold_word(word: str, depth: int = 0) -> tuple[str, ...]:
-    """The normalized words one surface word becomes (usually one, possibly none)."""
+class _Memo(dict[str, object]):
+    """A dict that computes a missing key with `compute` and forgets everything when full.
+
+    `memo[key]` on a known key stays a C-level look-up, usable from `map()`.
+    """
+
+    def __init__(self, compute: Callable[[str], object], limit: int) -> None:
+        super().__init__()
+        self.compute = compute
+        self.limit = limit
+
+    def __missing__(self, key: str) -> object:
+        value = self.compute(key)
+        if len(self) >= self.limit:
+            self.clear()
+        self[key] = value
+        return value
+
+
+def _fold_word_uncached(word: str, depth: int = 0) -> tuple[str, ...]:
     pieces = tuple(_TOKEN_RE.findall(_fold_once(word)))
     if depth >= 3 or pieces == (word,):
         return pieces
     out: list[str] = []
     for piece in pieces:
-        out.extend(_fold_word(piece, depth + 1) if piece != word else (piece,))
+        out.extend(_fold_word_uncached(piece, depth + 1) if piece != word else (piece,))
     return tuple(out)
 
 
-@lru_cache(maxsize=1 << 18)
-def _fold_chunk(chunk: str) -> str:
-    """Normalized words of one whitespace-free chunk, space-joined (memoised)."""
-    return " ".join(p for surface in _TOKEN_RE.findall(chunk) for p in _fold_word(surface))
+def _fold_chunk(chunk: str) -> tuple[str, ...]:
+    if chunk.isascii():
+        # ASCII folding is lower-casing, which keeps every token a token: one pass suffices.
+        return tuple(_TOKEN_RE.findall(chunk.lower()))
+    return tuple(p for surface in _TOKEN_RE.findall(chunk) for p in _FOLDED_WORDS[surface])
+
+
+MAX_MEMO_WORDS = 1 << 18
+# surface word (a _TOKEN_RE match) → the normalized words it becomes (usually one, maybe none)
+_FOLDED_WORDS: dict[str, tuple[str, ...]] = _Memo(_fold_word_uncached, MAX_MEMO_WORDS)  # type: ignore[assignment]
+# whitespace-free chunk of text → its normalized words
+_CHUNKS: dict[str, tuple[str, ...]] = _Memo(_fold_chunk, MAX_MEMO_WORDS)  # type: ignore[assignment]
+_chunk_words = _CHUNKS.__getitem__
+
+
+def chunk_words(chunk: str) -> tuple[str, ...]:
+    """The normalized words of one whitespace-free piece of text (memoised)."""
+    return _chunk_words(chunk)
+
+
+def clear_caches() -> None:
+    """Forget every memoised word (for benchmarks measuring a cold start)."""
+    _FOLDED_WORDS.clear()
+    _CHUNKS.clear()
 
 
 def normalize_words(text: str) -> list[str]:
     """The normalized words of `text`, in order (the hot path: no offsets)."""
-    return " ".join(map(_fold_chunk, text.split())).split()
+    return list(chain.from_iterable(map(_chunk_words, text.split())))
 
 
 def normalize(text: str) -> str:
@@ -109,7 +166,7 @@ def word_spans(text: str) -> list[tuple[int, int]]:
     """(start, end) in `text` of each word of `normalize_words(text)`, in order."""
     spans: list[tuple[int, int]] = []
     for match in _TOKEN_RE.finditer(text):
-        count = len(_fold_word(match.group(1)))
+        count = len(_FOLDED_WORDS[match.group(1)])
         if count == 1:
             spans.append(match.span(1))
         elif count:
