@@ -38,9 +38,12 @@ class MatrixConfig(ChannelConfig):
     @field_validator("room_id")
     @classmethod
     def _check_room(cls, value: str) -> str:
-        if not value.startswith(("!", "#")) or ":" not in value:
-            raise ValueError("room_id must look like !opaque:server (or #alias:server)")
-        return value
+        # Room version 12 ids are "!opaque" with no server part; older ones "!opaque:server".
+        if value.startswith("!") and len(value) > 1 and not any(c.isspace() for c in value):
+            return value
+        if value.startswith("#") and ":" in value:
+            return value
+        raise ValueError("room_id must look like !opaque, !opaque:server or #alias:server")
 
 
 def send_path(room_id: str, txn_id: str) -> str:

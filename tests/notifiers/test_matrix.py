@@ -95,3 +95,33 @@ def test_room_id_validated() -> None:
             {"type": "matrix", "homeserver": "https://m.org", "access_token": "t", "room_id": "x"},
         )
     assert info.value.errors()[0]["loc"] == ("room_id",)
+
+
+@pytest.mark.parametrize(
+    ("room", "ok"),
+    [
+        ("!abc:example.org", True),
+        ("!sdbSJWMkER2X9Uk", True),
+        ("#desk:example.org", True),
+        ("#desk", False),
+        ("desk", False),
+        ("!", False),
+        ("!a b", False),
+    ],
+)
+def test_room_ids_of_every_room_version(room: str, ok: bool) -> None:
+    from pydantic import ValidationError
+
+    from notifiers.registry import validate_channel
+
+    raw = {
+        "type": "matrix",
+        "homeserver": "https://m.example.org",
+        "access_token": "t",
+        "room_id": room,
+    }
+    if ok:
+        validate_channel("m", raw)
+    else:
+        with pytest.raises(ValidationError):
+            validate_channel("m", raw)

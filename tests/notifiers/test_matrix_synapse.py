@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from pydantic import ValidationError
 
 from tests.notifiers.alerts import AR_TITLE, arabic_alert, french_alert
 from tests.notifiers.support import alert_message, deliver
@@ -98,11 +97,6 @@ def test_same_key_twice_is_one_event_on_the_server(synapse: SynapseHome, account
     assert [e["unsigned"]["transaction_id"] for e in events] == ["delivery:202/2", "delivery:202/1"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValidationError,
-    reason="room version 12 ids have no ':server' part; MatrixConfig requires one",
-)
 def test_room_of_the_default_version(synapse: SynapseHome, account: Account) -> None:
     room_id = synapse.create_room(account.token, "default-version")
     deliver(channel(synapse, account, room_id), alert_message(french_alert(), key="d-12"))
