@@ -28,6 +28,7 @@ import platform
 import resource
 import shutil
 import signal
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -58,6 +59,15 @@ class Run:
     returncode: int
     summary: dict[str, int] = field(default_factory=dict)
     stderr_tail: str = ""
+
+    @property
+    def done(self) -> int:
+        """Feeds polled: from the JSON summary, from the database if killed, else all."""
+        return self.summary.get("feeds_polled", self.summary.get("db_feeds_polled", self.feeds))
+
+    @property
+    def rate(self) -> float:
+        return self.done / self.wall_s
 
 
 # --- measuring one process -------------------------------------------------------------------
@@ -252,10 +262,21 @@ def peer_config(farm: Farm, feeds: int) -> str:
     return "\n".join(lines)
 
 
+def rasd_progress(data: Path) -> dict[str, int]:
+    """What the database holds after a run (also after one killed at its timeout)."""
+    with sqlite3.connect(f"file:{data / 'rasd.db'}?mode=ro", uri=True) as db:
+        polled = db.execute("SELECT count(*) FROM feeds WHERE last_polled_at IS NOT NULL")
+        items = db.execute("SELECT count(*) FROM items")
+        return {"db_feeds_polled": polled.fetchone()[0], "db_items": items.fetchone()[0]}
+
+
 def rasd_cycle(farm: Farm, data: Path, label: str, feeds: int, timeout: float) -> Run:
     cmd = [sys.executable, "-m", "monitor", "--config", str(data / "rasd.yaml"), "once", "--json"]
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    return measure(label, feeds, cmd, cwd=ROOT, timeout=timeout, farm_pids=farm.pids, env=env)
+    run = measure(label, feeds, cmd, cwd=ROOT, timeout=timeout, farm_pids=farm.pids, env=env)
+    if not run.summary:
+        run.summary = {"killed_at_timeout": int(timeout), **rasd_progress(data)}
+    return run
 
 
 def peer_cycle(r2e: Path, farm: Farm, data: Path, label: str, feeds: int, timeout: float) -> Run:
@@ -273,7 +294,7 @@ def _median(runs: list[Run], attr: str) -> float:
 def render(args: argparse.Namespace, farm: Farm, runs: dict[str, list[Run]], r2e: str) -> str:
     full, cond = runs["rasd-full"], runs["rasd-304"]
     pfull = runs["peer-full"]
-    rasd_tput = args.feeds / _median(full, "wall_s")
+    rasd_tput = _median(full, "rate")
     peer_tput = args.peer_feeds / _median(pfull, "wall_s")
     ratio = _median(cond, "cpu_s") / _median(full, "cpu_s")
     cmd = " ".join(sys.argv[1:])
@@ -321,7 +342,7 @@ def render(args: argparse.Namespace, farm: Farm, runs: dict[str, list[Run]], r2e
         n = group[0].feeds
         lines.append(
             f"| {title} | {n} | {_median(group, 'wall_s'):.1f} "
-            f"| {n / _median(group, 'wall_s'):.1f} | {_median(group, 'cpu_s'):.1f} "
+            f"| {_median(group, 'rate'):.1f} | {_median(group, 'cpu_s'):.1f} "
             f"| {_median(group, 'maxrss_mib'):.0f} | {_median(group, 'tree_peak_mib'):.0f} "
             f"| {_median(group, 'farm_cpu_s'):.2f} | {result} |"
         )
@@ -331,7 +352,8 @@ def render(args: argparse.Namespace, farm: Farm, runs: dict[str, list[Run]], r2e
         "",
         "Targets:",
         "",
-        f"- one cycle of {args.feeds} feeds under 30 s: {_median(full, 'wall_s'):.1f} s — "
+        f"- one cycle of {args.feeds} feeds under 30 s: {_median(full, 'wall_s'):.1f} s"
+        f"{' (killed at the timeout)' if any(r.returncode for r in full) else ''} — "
         f"{'met' if wall_ok else 'NOT met'};",
         f"- at least 10× the peer's throughput: Rasd {rasd_tput:.1f} feeds/s, rss2email "
         f"{peer_tput:.2f} feeds/s (on {args.peer_feeds} feeds; {peer_2000:.0f} s extrapolated "
@@ -339,7 +361,12 @@ def render(args: argparse.Namespace, farm: Farm, runs: dict[str, list[Run]], r2e
         f"{'met' if rasd_tput >= 10 * peer_tput else 'NOT met'};",
         f"- an all-304 cycle under a third of a full one in CPU time: "
         f"{_median(cond, 'cpu_s'):.1f} s / {_median(full, 'cpu_s'):.1f} s = {ratio:.2f} — "
-        f"{'met' if ratio < 1 / 3 else 'NOT met'}.",
+        + (
+            "undecided: the full cycle was killed at the timeout, so its CPU time is only a "
+            "lower bound and the 304 cycle warmed a smaller story index than a full one leaves."
+            if any(r.returncode for r in full)
+            else ("met." if ratio < 1 / 3 else "NOT met.")
+        ),
         "",
         "Every run:",
         "",
@@ -423,7 +450,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         farm.close()
         shutil.rmtree(work, ignore_errors=True)
-    report = render(args, farm, runs, f"rss2email {version.strip()}")
+    report = render(args, farm, runs, version.strip())
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(report, encoding="utf-8")
