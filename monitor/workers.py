@@ -21,6 +21,7 @@ import subprocess
 import sys
 import threading
 import time
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -38,7 +39,6 @@ _DENIED_EVENTS = frozenset(
         "os.posix_spawn", "os.spawn", "os.fork", "os.forkpty", "ctypes.dlopen",
     }
 )  # fmt: skip
-_POLL_SECONDS = 0.005
 _KILL_WAIT_SECONDS = 5.0
 
 
@@ -175,6 +175,9 @@ class ParsePool:
         self._busy = 0
         self._lock = threading.Lock()
         self._closed = False
+        self._semaphores: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, asyncio.Semaphore
+        ] = weakref.WeakKeyDictionary()
 
     async def parse(
         self,
@@ -188,19 +191,25 @@ class ParsePool:
     ) -> ParsedFeed:
         job = _Job(body, dict(headers), url, lang_hint, encoding, limits)
         budget = limits.timeout.total_seconds()
-        worker = await self._checkout(url, time.monotonic() + budget)
-        deadline = time.monotonic() + budget  # the parse itself, not the wait for a worker
-        healthy = False
-        try:
-            reply = await asyncio.to_thread(worker.call, job, deadline)
-            healthy = True
-        except TimeoutError as exc:
-            raise ParseError(url, "parse-timeout", f"no result within {limits.timeout}") from exc
-        except (EOFError, OSError) as exc:
-            code = worker.exitcode
-            raise ParseError(url, "parse-crashed", f"worker died (exit code {code})") from exc
-        finally:
-            self._checkin(worker, healthy)
+        # Waiting for a free worker is queueing, not this feed's fault: it has no deadline
+        # (the caller's overall poll deadline still applies). FIFO, no busy polling.
+        slots = self._slots()
+        async with slots:
+            worker = await self._checkout(url)
+            deadline = time.monotonic() + budget  # the parse itself
+            healthy = False
+            try:
+                reply = await asyncio.to_thread(worker.call, job, deadline)
+                healthy = True
+            except TimeoutError as exc:
+                raise ParseError(
+                    url, "parse-timeout", f"no result within {limits.timeout}"
+                ) from exc
+            except (EOFError, OSError) as exc:
+                code = worker.exitcode
+                raise ParseError(url, "parse-crashed", f"worker died (exit code {code})") from exc
+            finally:
+                self._checkin(worker, healthy)
         status, recycle, *rest = reply
         if recycle:
             self._retire(worker)
@@ -209,20 +218,22 @@ class ParsePool:
             return parsed
         raise ParseError(url, rest[0], rest[1])
 
-    async def _checkout(self, url: str, deadline: float) -> _Worker:
-        while True:
-            with self._lock:
-                if self._closed:
-                    raise ParseError(url, "parse-crashed", "the parse pool is closed")
-                if self._idle:
-                    self._busy += 1
-                    return self._idle.pop()
-                if self._busy < self.size:
-                    self._busy += 1
-                    break
-            if time.monotonic() > deadline:
-                raise ParseError(url, "parse-timeout", "no parse worker became free in time")
-            await asyncio.sleep(_POLL_SECONDS)
+    def _slots(self) -> asyncio.Semaphore:
+        """One semaphore of `size` per event loop (the pool may outlive a loop)."""
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            slots = self._semaphores.get(loop)
+            if slots is None:
+                slots = self._semaphores[loop] = asyncio.Semaphore(self.size)
+            return slots
+
+    async def _checkout(self, url: str) -> _Worker:
+        with self._lock:
+            if self._closed:
+                raise ParseError(url, "parse-crashed", "the parse pool is closed")
+            self._busy += 1
+            if self._idle:
+                return self._idle.pop()
         try:
             return await asyncio.to_thread(_Worker)
         except BaseException:

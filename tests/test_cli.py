@@ -120,3 +120,41 @@ def test_notify_test_sends_a_sample(tmp_path: Path, capsys: pytest.CaptureFixtur
     (line,) = (tmp_path / "t.jsonl").read_text().splitlines()
     assert json.loads(line)["rule"] == "rasd-test"
     assert main(["--config", str(config), "notify", "test", "nope"]) == 2
+
+
+def test_secrets_never_reach_the_logs(
+    tmp_path: Path,
+    feed_server: FeedServer,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    token = "123456:SECRET-token-never-logged"
+    monkeypatch.setenv("TG_TOKEN", token)
+    monkeypatch.setenv("HOOK_SECRET", "hmac-key-never-logged")
+    monkeypatch.setenv("RASD_LOG_FORMAT", "json")
+    feed = feed_server.add(
+        "/seed.xml",
+        (ROOT / "monitor" / "demo_data" / "feeds" / "seed-mali-russia-ar.xml").read_bytes(),
+    )
+    feed_server.add("/bot" + token + "/sendMessage", b"{}", status=500, etag=False)
+    feed_server.add("/hook", b"", status=503, etag=False)
+    config = tmp_path / "rasd.yaml"
+    config.write_text(
+        f"database: sqlite:///{tmp_path}/rasd.db\nrules_dir: {ROOT / 'rules'}\n"
+        f'feeds:\n  - {{url: "{feed}", name: Seed}}\n'
+        "channels:\n"
+        f'  tg: {{type: telegram, token: "${{TG_TOKEN}}", chat_id: 42, '
+        f'api_url: "{feed_server.url("")}"}}\n'
+        f'  hook: {{type: webhook, url: "{feed_server.url("/hook")}", '
+        'secret: "${HOOK_SECRET}"}\n'
+        "routes:\n  - channels: [tg, hook]\n"
+    )
+    assert main(["--config", str(config), "once", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert summary["deliveries_failed"] > 0  # both channels really failed and were logged
+    assert main(["--config", str(config), "alerts", "--dead", "--json"]) == 0
+    assert main(["--config", str(config), "alerts", "--json"]) == 0
+    out, err = capsys.readouterr()
+    for secret in ("SECRET-token-never-logged", "hmac-key-never-logged"):
+        assert secret not in out and secret not in err
+    assert any(tg_request.path.startswith("/bot") for tg_request in feed_server.requests)
