@@ -295,14 +295,17 @@ class StoryIndex:
     ) -> StoryMatch | None:
         if len(entities) < self.cross_lang_min_entities:
             return None
-        shared: dict[str, int] = defaultdict(int)
-        for entity in entities:
-            for key in self._by_entity.get(entity, ()):
-                shared[key] += 1
+        # A candidate sharing at least k of the n entities appears in one of the n - k + 1
+        # rarest posting lists (pigeonhole), so common entities (a capital city in every
+        # item) never have to be walked: the cost follows the rare ones.
+        need = self.cross_lang_min_entities
+        postings = sorted((self._by_entity.get(e, set()) for e in entities), key=len)
+        candidates: set[str] = set().union(*postings[: len(entities) - need + 1])
         best: tuple[float, int, timedelta] | None = None
         found: StoryMatch | None = None
-        for key, count in shared.items():
+        for key in candidates:
             entry = self._entries[key]
+            count = len(entities & entry.entities)
             gap = abs(entry.published - published)
             if count < self.cross_lang_min_entities or gap > self.entity_window:
                 continue
