@@ -184,7 +184,7 @@ class App:
         """Reload the story window from the database, so a restart keeps joining stories."""
         since = utcnow() - self.settings.story_window
         with self.sessions.begin() as session:
-            for stored in item_repo.iter_items(session, since):
+            for stored in item_repo.iter_items(session, since, in_stories=True):
                 if stored.story_id is None:
                     continue
                 self.stories.add(

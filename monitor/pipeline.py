@@ -28,8 +28,9 @@ from storage import deliveries as delivery_repo
 from storage import feeds as feed_repo
 from storage import items as item_repo
 from storage.models import MatchRow
+from storage.upsert import insert_ignore
 
-__all__ = ["Pipeline", "PipelineSettings", "PollOutcome", "utcnow"]
+__all__ = ["Analysed", "Filed", "Pipeline", "PipelineSettings", "PollOutcome", "utcnow"]
 
 log = logging.getLogger("rasd.pipeline")
 
@@ -74,13 +75,20 @@ class MatcherLike(Protocol):
     def match_with_vocabularies(self, doc: Document) -> tuple[list[Match], dict[str, set[str]]]: ...
 
 
+@dataclass(frozen=True, slots=True)
+class Filed:
+    story_id: int | None
+    alert_id: int | None  # a new alert was raised
+    rule_id: str | None
+
+
 @dataclass(slots=True)
-class _Analysed:
+class Analysed:
     item: Item
     matches: list[Match]
     entities: tuple[str, ...]
     canonical: str | None
-    fingerprint: Fingerprint
+    fingerprint: Fingerprint | None  # None: no rule fired, the item joins no story
 
 
 class Pipeline:
@@ -130,7 +138,10 @@ class Pipeline:
             return await asyncio.to_thread(self._record_error, feed, exc.reason, str(exc), None)
         for warning in parsed.warnings:
             log.info("parse: %s: %s", feed.url, warning, extra={"feed": feed.name})
-        analysed = self._analyse(feed, parsed)
+        # Only items this feed has not stored yet are matched: a re-poll of an unchanged feed
+        # that sends no ETag costs one query, not a rescan of every item.
+        fresh = await asyncio.to_thread(self._unseen, feed, parsed)
+        analysed = await asyncio.to_thread(self.analyse, feed, fresh)
         # Story lookups and inserts are serialised so two feeds carrying one story at the same
         # moment still join one story in this process.
         async with self._story_lock:
@@ -149,10 +160,15 @@ class Pipeline:
 
     # --- pure-ish steps -----------------------------------------------------------------
 
-    def _analyse(self, feed: FeedState, parsed: ParsedFeed) -> list[_Analysed]:
+    def _unseen(self, feed: FeedState, parsed: ParsedFeed) -> list[Item]:
+        with self._sessions.begin() as session:
+            known = item_repo.known_guids(session, feed.id, [i.guid for i in parsed.items])
+        return [item for item in parsed.items if item.guid not in known]
+
+    def analyse(self, feed: FeedState, items: list[Item]) -> list[Analysed]:
         matcher = self._matcher()
         out = []
-        for item in parsed.items:
+        for item in items:
             doc = Document(
                 title=item.title,
                 summary=item.summary,
@@ -162,13 +178,15 @@ class Pipeline:
             )
             matches, vocabularies = matcher.match_with_vocabularies(doc)
             entities = tuple(sorted(n for n in vocabularies if n.startswith(ENTITY_PREFIXES)))
+            # Only items that fired a rule take part in stories: the rest never alert, and
+            # leaving them out keeps the story index and the writes small.
             out.append(
-                _Analysed(
+                Analysed(
                     item,
                     matches,
                     entities,
                     canonical_url(item.url) if item.url else None,
-                    fingerprint(item.title, item.summary),
+                    fingerprint(item.title, item.summary) if matches else None,
                 )
             )
         return out
@@ -269,11 +287,11 @@ class Pipeline:
             )
 
     def _store(
-        self, feed: FeedState, result: FetchResult, parsed: ParsedFeed, analysed: list[_Analysed]
+        self, feed: FeedState, result: FetchResult, parsed: ParsedFeed, analysed: list[Analysed]
     ) -> tuple[int, int]:
         now = self._clock()
         new_items = new_alerts = 0
-        index_later: list[tuple[int, int, _Analysed]] = []
+        index_later: list[tuple[int, int, Analysed]] = []
         raised: list[tuple[int, str]] = []
         with self._sessions.begin() as session:
             for entry in analysed:
@@ -284,49 +302,18 @@ class Pipeline:
                     item,
                     now,
                     canonical_url=entry.canonical,
-                    fingerprint=entry.fingerprint.to_json(),
+                    fingerprint=entry.fingerprint.to_json() if entry.fingerprint else None,
                     entities=entry.entities,
                 )
                 if item_id is None:
                     continue
                 new_items += 1
-                story_id, sources = self._join_story(session, feed, entry, now)
-                item_repo.set_story(session, item_id, story_id)
-                index_later.append((item_id, story_id, entry))
-                for match in entry.matches:
-                    session.add(
-                        MatchRow(
-                            item_id=item_id,
-                            rule_id=match.rule_id,
-                            score=match.score,
-                            hits=alert_repo.hits_to_json(match.hits),
-                            created_at=now,
-                        )
-                    )
-                candidate = combine_matches(entry.matches)
-                if candidate is None or not needs_alert(
-                    candidate, alert_repo.story_alerts(session, story_id)
-                ):
-                    continue
-                alert_id, created = alert_repo.get_or_add_alert(
-                    session,
-                    candidate,
-                    story_id=story_id,
-                    item_id=item_id,
-                    item=item,
-                    feed=feed.name,
-                    sources=sources,
-                    now=now,
-                )
-                if created:
+                outcome = self.file_item(session, feed, item_id, entry, now)
+                if outcome.story_id is not None:
+                    index_later.append((item_id, outcome.story_id, entry))
+                if outcome.alert_id is not None:
                     new_alerts += 1
-                    raised.append((alert_id, candidate.rule_id))
-                    delivery_repo.add_deliveries(
-                        session,
-                        alert_id,
-                        self.plan_deliveries(candidate, item.lang or feed.lang, now),
-                        now,
-                    )
+                    raised.append((outcome.alert_id, outcome.rule_id or ""))
             self._record_success(feed, result, parsed, new_items, session)
         for alert_id, rule_id in raised:
             log.info(
@@ -339,21 +326,73 @@ class Pipeline:
         for item_id, story_id, entry in index_later:
             for match in entry.matches:
                 METRICS.matches.labels(match.rule_id).inc()
-            self._stories.add(
-                key=str(item_id),
-                story_id=story_id,
-                lang=entry.item.lang or feed.lang,
-                title=entry.item.title,
-                summary=entry.item.summary,
-                published=entry.item.published or now,
-                entities=frozenset(entry.entities),
-                url=entry.canonical,
-                fingerprint=entry.fingerprint,
-            )
+            self.index_story_item(item_id, story_id, entry, feed.lang, now)
         return new_items, new_alerts
 
+    def file_item(
+        self, session: Session, feed: FeedState, item_id: int, entry: Analysed, now: datetime
+    ) -> Filed:
+        """Put a stored item that fired rules into its story, record the matches, and raise
+        (with its deliveries) the alert the story needs, if any."""
+        if entry.fingerprint is None or not entry.matches:  # no rule fired: no story
+            return Filed(None, None, None)
+        story_id, sources = self._join_story(session, feed, entry, now)
+        item_repo.set_story(session, item_id, story_id)
+        for match in entry.matches:
+            insert_ignore(
+                session,
+                MatchRow.__table__,  # type: ignore[arg-type]
+                {
+                    "item_id": item_id,
+                    "rule_id": match.rule_id,
+                    "score": match.score,
+                    "hits": alert_repo.hits_to_json(match.hits),
+                    "created_at": now,
+                },
+            )
+        candidate = combine_matches(entry.matches)
+        if candidate is None or not needs_alert(
+            candidate, alert_repo.story_alerts(session, story_id)
+        ):
+            return Filed(story_id, None, None)
+        alert_id, created = alert_repo.get_or_add_alert(
+            session,
+            candidate,
+            story_id=story_id,
+            item_id=item_id,
+            item=entry.item,
+            feed=feed.name,
+            sources=sources,
+            now=now,
+        )
+        if not created:
+            return Filed(story_id, None, None)
+        delivery_repo.add_deliveries(
+            session,
+            alert_id,
+            self.plan_deliveries(candidate, entry.item.lang or feed.lang, now),
+            now,
+        )
+        return Filed(story_id, alert_id, candidate.rule_id)
+
+    def index_story_item(
+        self, item_id: int, story_id: int, entry: Analysed, lang: str | None, now: datetime
+    ) -> None:
+        """After commit: make the item findable by later reports of its story."""
+        self._stories.add(
+            key=str(item_id),
+            story_id=story_id,
+            lang=entry.item.lang or lang,
+            title=entry.item.title,
+            summary=entry.item.summary,
+            published=entry.item.published or now,
+            entities=frozenset(entry.entities),
+            url=entry.canonical,
+            fingerprint=entry.fingerprint,
+        )
+
     def _join_story(
-        self, session: Session, feed: FeedState, entry: _Analysed, now: datetime
+        self, session: Session, feed: FeedState, entry: Analysed, now: datetime
     ) -> tuple[int, list[str]]:
         item = entry.item
         found = self._stories.find(

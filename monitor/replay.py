@@ -8,10 +8,8 @@ from datetime import timedelta
 
 from monitor.app import App
 from monitor.config import Settings
-from monitor.domain import Document
-from monitor.pipeline import utcnow
-from storage import alerts as alert_repo
-from storage import deliveries as delivery_repo
+from monitor.domain import FeedState
+from monitor.pipeline import Filed, utcnow
 from storage import items as item_repo
 
 __all__ = ["replay"]
@@ -31,61 +29,39 @@ async def replay(
 
 
 def _replay(app: App, since: timedelta, rule: str | None, notify: bool, as_json: bool) -> int:
-    matcher = app.rules.current()
     now = utcnow()
     fired = 0
     with app.sessions.begin() as session:
         stored_items = list(item_repo.iter_items(session, now - since))
     for stored in stored_items:
-        doc = Document(
-            title=stored.item.title,
-            summary=stored.item.summary,
-            lang=stored.item.lang,
-            feed=stored.feed,
-            feed_tags=stored.feed_tags,
-        )
-        for match in matcher.match(doc):
-            if rule and match.rule_id != rule:
-                continue
-            fired += 1
-            created = False
-            if notify and stored.story_id is not None:
-                with app.sessions.begin() as session:
-                    alert_id, created = alert_repo.get_or_add_alert(
-                        session,
-                        match,
-                        story_id=stored.story_id,
-                        item_id=stored.id,
-                        item=stored.item,
-                        feed=stored.feed,
-                        sources=[stored.feed],
-                        now=now,
-                    )
-                    if created:
-                        delivery_repo.add_deliveries(
-                            session,
-                            alert_id,
-                            app.pipeline.plan_deliveries(match, stored.item.lang, now),
-                            now,
-                        )
+        feed = FeedState(id=stored.feed_id, url="", name=stored.feed, tags=stored.feed_tags)
+        (entry,) = app.pipeline.analyse(feed, [stored.item])
+        entry.matches = [m for m in entry.matches if not rule or m.rule_id == rule]
+        if not entry.matches:
+            continue
+        fired += len(entry.matches)
+        filed = Filed(None, None, None)
+        if notify:
+            with app.sessions.begin() as session:
+                filed = app.pipeline.file_item(session, feed, stored.id, entry, now)
+            if filed.story_id is not None:
+                app.pipeline.index_story_item(stored.id, filed.story_id, entry, None, now)
+        for match in entry.matches:
+            new_alert = filed.alert_id is not None and match.rule_id == filed.rule_id
             if as_json:
-                print(
-                    json.dumps(
-                        {
-                            "item_id": stored.id,
-                            "rule": match.rule_id,
-                            "severity": match.severity,
-                            "tags": list(match.tags),
-                            "title": stored.item.title,
-                            "feed": stored.feed,
-                            "matched_terms": list(match.matched_terms),
-                            "new_alert": created,
-                        },
-                        ensure_ascii=False,
-                    )
-                )
+                row = {
+                    "item_id": stored.id,
+                    "rule": match.rule_id,
+                    "severity": match.severity,
+                    "tags": list(match.tags),
+                    "title": stored.item.title,
+                    "feed": stored.feed,
+                    "matched_terms": list(match.matched_terms),
+                    "new_alert": new_alert,
+                }
+                print(json.dumps(row, ensure_ascii=False))
             else:
-                mark = " (new alert)" if created else ""
+                mark = " (new alert)" if new_alert else ""
                 print(
                     f"{match.rule_id} [{match.severity}] {stored.item.title[:100]} "
                     f"— {stored.feed}{mark}"

@@ -8,14 +8,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, exists, select
+from sqlalchemy import delete, exists, select, true
 from sqlalchemy.orm import Session
 
 from monitor.domain import Item
 from storage.models import AlertRow, FeedRow, ItemRow, SeenKeyRow
 from storage.upsert import insert_ignore
 
-__all__ = ["StoredItem", "add_item", "iter_items", "prune_items", "set_story"]
+__all__ = ["StoredItem", "add_item", "iter_items", "known_guids", "prune_items", "set_story"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,12 +71,15 @@ def set_story(session: Session, item_id: int, story_id: int) -> None:
     session.get_one(ItemRow, item_id).story_id = story_id
 
 
-def iter_items(session: Session, since: datetime, *, batch: int = 1000) -> Iterator[StoredItem]:
-    """Items fetched since `since`, oldest first."""
+def iter_items(
+    session: Session, since: datetime, *, batch: int = 1000, in_stories: bool = False
+) -> Iterator[StoredItem]:
+    """Items fetched since `since`, oldest first (only those in a story, with in_stories)."""
     query = (
         select(ItemRow, FeedRow.name, FeedRow.tags)
         .join(FeedRow, FeedRow.id == ItemRow.feed_id)
         .where(ItemRow.fetched_at >= since)
+        .where(ItemRow.story_id.is_not(None) if in_stories else true())
         .order_by(ItemRow.id)
         .execution_options(yield_per=batch)
     )
@@ -119,3 +122,23 @@ def prune_items(session: Session, before: datetime, now: datetime) -> int:
     for start in range(0, len(ids), 500):
         session.execute(delete(ItemRow).where(ItemRow.id.in_(ids[start : start + 500])))
     return len(ids)
+
+
+def known_guids(session: Session, feed_id: int, guids: list[str]) -> set[str]:
+    """Which of these guids this feed already has (stored, or pruned but remembered)."""
+    known: set[str] = set()
+    for start in range(0, len(guids), 500):
+        chunk = guids[start : start + 500]
+        known.update(
+            session.scalars(
+                select(ItemRow.guid).where(ItemRow.feed_id == feed_id, ItemRow.guid.in_(chunk))
+            )
+        )
+        known.update(
+            session.scalars(
+                select(SeenKeyRow.guid).where(
+                    SeenKeyRow.feed_id == feed_id, SeenKeyRow.guid.in_(chunk)
+                )
+            )
+        )
+    return known
