@@ -5,9 +5,20 @@ All terms of all rules go into ONE index, keyed by normalized first words:
   the clitic readings it accepts (exact, proper noun, common noun);
 - a prefix table (`carburant*`): per prefix length, a dictionary of prefixes;
 - compiled regexes only for `/regex/` terms, run over the normalized text.
-A document's words are looked up once each (memoised per distinct word), phrases are
-verified from their first word, and only rules whose terms occurred are evaluated
-(percolator style).
+
+Per document, in order of cost:
+1. Each whitespace-separated chunk of text is looked up in a memo (chunk → "can start a
+   term"); a field none of whose chunks can start a term costs one `split()` and one
+   C-level `map()`, and is never turned into a word list.
+2. Fields with candidates are normalized into words; words are looked up once each
+   (memoised per distinct word) and phrases verified from their first word.
+3. Only rules triggered by an entry found are evaluated (percolator style). A rule's trigger
+   is one set of entries of which at least one must occur for the rule to hold (e.g. the
+   vocabulary required by an `all`), so a `none: [@football]` never wakes a rule up.
+4. A rule is first tested by closures over sets of entry ids (which entries occur in the
+   title, the summary, either); only a rule that holds collects its hits and offsets.
+Regex terms are searched only when a triggered rule (or `vocabulary_hits`) needs them,
+unless a rule or mask could be triggered by a regex alone.
 """
 
 from __future__ import annotations
@@ -16,11 +27,20 @@ import bisect
 import dataclasses
 import itertools
 import re
-from collections.abc import Iterable, Iterator
+import threading
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from itertools import chain, compress
+from typing import TypeVar
 
 from monitor.domain import FIELDS, Document, Match, TermHit
-from monitor.normalize import ARABIC_ARTICLE, arabic_forms, normalize_words, word_spans
+from monitor.normalize import (
+    ARABIC_ARTICLE,
+    arabic_forms,
+    chunk_words,
+    normalize_words,
+    word_spans,
+)
 from monitor.rules import (
     AllNode,
     AnyNode,
@@ -46,6 +66,14 @@ _ALL_FIELDS = 0b11
 
 # An occurrence of an entry: (field index, first word, end word) in that field's words.
 Occurrence = tuple[int, int, int]
+# What a compiled test sees of a document, indexed by a field bit set: [1] the entries that
+# occur in the title, [2] in the summary, [3] the occurrences of every entry (keys = entries
+# occurring anywhere), [0] nothing (a scope that excludes every field).
+_View = tuple[Collection[int], Collection[int], Collection[int], dict[int, list[Occurrence]]]
+_Test = Callable[[_View], bool]
+_T = TypeVar("_T")
+_NOTHING: frozenset[int] = frozenset()
+_EMPTY_VIEW: _View = (_NOTHING, _NOTHING, _NOTHING, {})
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +155,39 @@ class _CompiledRule:
     lang: frozenset[str]
     feeds: frozenset[str]
     feed_tags: frozenset[str]
+    test: _Test = dataclasses.field(compare=False)
+    scoped: bool = False  # has a lang, feeds or feed_tags scope
+    uses_regex: bool = False  # its condition or masks contain a regex term
+
+
+class _Scan:
+    """One document's occurrences, completed with regex terms only when needed."""
+
+    __slots__ = ("doc", "mask_spans", "occ", "regex_done", "view", "words")
+
+    def __init__(self, doc: Document) -> None:
+        self.doc = doc
+        self.occ: dict[int, list[Occurrence]] = {}
+        self.words: list[list[str] | None] = [None, None]
+        self.mask_spans: list[Occurrence] = []
+        self.regex_done = False
+        self.view: _View = _EMPTY_VIEW
+
+
+class _ChunkMemo(dict[str, bool]):
+    """Surface chunk of text → whether one of its words can start a term (bounded)."""
+
+    def __init__(self, matcher: Matcher) -> None:
+        super().__init__()
+        self.matcher = matcher
+
+    def __missing__(self, chunk: str) -> bool:
+        lookup = self.matcher._lookup
+        value = any(map(lookup, chunk_words(chunk)))
+        if len(self) >= MAX_CACHED_WORDS:
+            self.clear()
+        self[chunk] = value
+        return value
 
 
 def _field_bits(fields: Iterable[str]) -> int:
@@ -156,7 +217,7 @@ def _first_key(term: Term) -> tuple[str, int]:
 
 
 class Matcher:
-    """A RuleSet compiled into one index. Immutable apart from a memo of seen words."""
+    """A RuleSet compiled into one index. Immutable apart from memos of seen words."""
 
     def __init__(self) -> None:
         self.rule_count = 0
@@ -165,12 +226,15 @@ class Matcher:
         self._words: dict[str, list[tuple[int, int, tuple[str, ...], bool]]] = {}
         self._prefixes: dict[int, dict[str, list[tuple[int, int, tuple[str, ...], bool]]]] = {}
         self._regexes: list[tuple[int, re.Pattern[str]]] = []
+        self._eager_regex = False
         self._rules: list[_CompiledRule] = []
-        self._rules_by_entry: dict[int, list[int]] = {}
-        self._always: list[int] = []
+        self._rules_by_entry: dict[int, tuple[int, ...]] = {}
+        self._always: frozenset[int] = frozenset()
         self._global_masks: frozenset[int] = frozenset()
         self._vocab_entries: dict[int, list[tuple[str, str]]] = {}
         self._cache: dict[str, tuple[tuple[int, tuple[str, ...], bool], ...]] = {}
+        self._chunks = _ChunkMemo(self)
+        self._last = threading.local()  # the scan of the last document, per thread
 
     # -- compiling -----------------------------------------------------------------------
     @classmethod
@@ -216,24 +280,44 @@ class Matcher:
             for term in vocab.terms:
                 self._vocab_entries.setdefault(entry(term), []).append((name, term.text))
         self._global_masks = frozenset(entry(m) for m in ruleset.masks)
-        for rule in ruleset.rules:
-            if not rule.enabled:
-                continue
-            node = _Scope(_field_bits(rule.fields), build(rule.match))
-            compiled = _CompiledRule(
+        compiled_rules = [
+            (
                 rule,
-                node,
+                _Scope(_field_bits(rule.fields), build(rule.match)),
                 frozenset(entry(m) for m in rule.masks),
-                frozenset(rule.lang),
-                frozenset(rule.feeds),
-                frozenset(rule.feed_tags),
             )
+            for rule in ruleset.rules
+            if rule.enabled
+        ]
+        regex_entries = frozenset(i for i, t in enumerate(self._terms) if t.regex is not None)
+        self._eager_regex = not self._global_masks.isdisjoint(regex_entries)
+        by_entry: dict[int, list[int]] = {}
+        always: list[int] = []
+        for rule, node, masks in compiled_rules:
             index = len(self._rules)
-            self._rules.append(compiled)
-            for used in sorted(set(_entries_of(node))):
-                self._rules_by_entry.setdefault(used, []).append(index)
-            if _evaluate(node, {}, _ALL_FIELDS)[0]:
-                self._always.append(index)
+            self._rules.append(
+                _CompiledRule(
+                    rule,
+                    node,
+                    masks,
+                    frozenset(rule.lang),
+                    frozenset(rule.feeds),
+                    frozenset(rule.feed_tags),
+                    test=_compile_test(node, _ALL_FIELDS),
+                    scoped=bool(rule.lang or rule.feeds or rule.feed_tags),
+                    uses_regex=not regex_entries.isdisjoint(chain(_entries_of(node), masks)),
+                )
+            )
+            trigger = _trigger(node, regex_entries)
+            if trigger is None:
+                always.append(index)
+                continue
+            if not trigger.isdisjoint(regex_entries):
+                self._eager_regex = True
+            for used in trigger:
+                by_entry.setdefault(used, []).append(index)
+        self._always = frozenset(always)
+        self._rules_by_entry = {e: tuple(by_entry.get(e, ())) for e in range(len(self._terms))}
         for index, term in enumerate(self._terms):
             self._index(index, term)
         self.rule_count = len(self._rules)
@@ -253,6 +337,10 @@ class Matcher:
             self._words.setdefault(key, []).append(value)
 
     # -- scanning ------------------------------------------------------------------------
+    def _lookup(self, word: str) -> tuple[tuple[int, tuple[str, ...], bool], ...]:
+        found = self._cache.get(word)
+        return self._analyze(word) if found is None else found
+
     def _analyze(self, word: str) -> tuple[tuple[int, tuple[str, ...], bool], ...]:
         """Entries whose first word this text word can be: (entry, rest words, last is prefix)."""
         found: dict[tuple[int, tuple[str, ...], bool], None] = {}
@@ -270,29 +358,63 @@ class Matcher:
         self._cache[word] = result
         return result
 
-    def _occurrences(self, doc: Document) -> dict[int, list[Occurrence]]:
-        occ: dict[int, list[Occurrence]] = {}
+    def _scan(self, doc: Document) -> _Scan:
+        """The occurrences of every non-regex entry (and of regexes too, if eager)."""
+        last = getattr(self._last, "scan", None)
+        if last is not None and last.doc is doc:
+            return last
+        scan = _Scan(doc)
+        occ = scan.occ
+        chunk_hit = self._chunks.__getitem__
         cache_get = self._cache.get
         for field, text in enumerate((doc.title, doc.summary)):
             if not text:
                 continue
-            words = normalize_words(text)
+            chunks = text.split()
+            if not any(map(chunk_hit, chunks)):
+                continue
+            words = scan.words[field] = list(chain.from_iterable(map(chunk_words, chunks)))
             found = list(map(cache_get, words))
             if None in found:
                 for i, hit in enumerate(found):
                     if hit is None:
                         found[i] = self._analyze(words[i])
-            for i in itertools.compress(range(len(found)), found):
-                for entry, rest, prefix in found[i]:
+            for i in compress(range(len(found)), found):
+                for entry, rest, prefix in found[i]:  # type: ignore[union-attr]
                     end = i + 1 + len(rest)
                     if rest and not _rest_matches(words, i + 1, rest, prefix):
                         continue
                     occ.setdefault(entry, []).append((field, i, end))
-            if self._regexes:
+        if self._eager_regex:
+            self._add_regexes(scan)
+        else:
+            if self._global_masks and occ:
+                scan.mask_spans = _mask_spans(occ, self._global_masks)
+                _drop_masked(occ, scan.mask_spans)
+            scan.view = _view_of(occ)
+        self._last.scan = scan
+        return scan
+
+    def _add_regexes(self, scan: _Scan) -> None:
+        """Complete `scan` with the occurrences of regex terms, then apply global masks."""
+        if scan.regex_done:
+            return
+        occ = {e: list(o) for e, o in scan.occ.items()}
+        if self._regexes:
+            for field, text in enumerate((scan.doc.title, scan.doc.summary)):
+                if not text:
+                    continue
+                words = scan.words[field]
+                if words is None:
+                    words = normalize_words(text)
                 self._regex_occurrences(field, words, occ)
         if self._global_masks and occ:
-            _apply_masks(occ, self._global_masks)
-        return occ
+            spans = _mask_spans(occ, self._global_masks) + scan.mask_spans
+            _drop_masked(occ, spans)
+            scan.mask_spans = spans
+        scan.occ = occ
+        scan.view = _view_of(occ)
+        scan.regex_done = True
 
     def _regex_occurrences(
         self, field: int, words: list[str], occ: dict[int, list[Occurrence]]
@@ -315,16 +437,20 @@ class Matcher:
     # -- public --------------------------------------------------------------------------
     def match(self, doc: Document) -> list[Match]:
         """Every enabled rule in scope whose condition holds for `doc`, in rule order."""
-        return self._match(doc, self._occurrences(doc))
+        return self._match(self._scan(doc))
 
     def vocabulary_hits(self, doc: Document) -> dict[str, set[str]]:
         """Vocabulary name → the terms of it (as written) that occur in `doc`."""
-        return self._vocabulary_hits(self._occurrences(doc))
+        scan = self._scan(doc)
+        self._add_regexes(scan)
+        return self._vocabulary_hits(scan.occ)
 
     def match_with_vocabularies(self, doc: Document) -> tuple[list[Match], dict[str, set[str]]]:
         """`match()` and `vocabulary_hits()` from one scan of the text."""
-        occ = self._occurrences(doc)
-        return self._match(doc, occ), self._vocabulary_hits(occ)
+        scan = self._scan(doc)
+        matches = self._match(scan)
+        self._add_regexes(scan)
+        return matches, self._vocabulary_hits(scan.occ)
 
     def _vocabulary_hits(self, occ: dict[int, list[Occurrence]]) -> dict[str, set[str]]:
         hits: dict[str, set[str]] = {}
@@ -333,23 +459,32 @@ class Matcher:
                 hits.setdefault(name, set()).add(text)
         return hits
 
-    def _match(self, doc: Document, occ: dict[int, list[Occurrence]]) -> list[Match]:
-        candidates = set(self._always)
-        for entry in occ:
-            candidates.update(self._rules_by_entry.get(entry, ()))
-        if not candidates:
+    def _match(self, scan: _Scan) -> list[Match]:
+        if scan.occ:
+            candidates = self._always.union(
+                chain.from_iterable(map(self._rules_by_entry.__getitem__, scan.occ))
+            )
+        elif self._always:
+            candidates = self._always
+        else:
             return []
+        doc = scan.doc
         spans: dict[int, list[tuple[int, int]]] = {}
         matches: list[Match] = []
         for index in sorted(candidates):
             compiled = self._rules[index]
-            if not _in_scope(compiled, doc):
+            if compiled.scoped and not _in_scope(compiled, doc):
                 continue
-            rule_occ = occ
+            if compiled.uses_regex and not scan.regex_done:
+                self._add_regexes(scan)
+            occ, view = scan.occ, scan.view
             if compiled.masks and occ:
-                rule_occ = {e: list(o) for e, o in occ.items()}
-                _apply_masks(rule_occ, compiled.masks)
-            ok, used = _evaluate(compiled.node, rule_occ, _ALL_FIELDS)
+                occ = {e: list(o) for e, o in occ.items()}
+                _drop_masked(occ, _mask_spans(occ, compiled.masks))
+                view = _view_of(occ)
+            if not compiled.test(view):
+                continue
+            ok, used = _evaluate(compiled.node, occ, _ALL_FIELDS)
             if ok:
                 matches.append(self._report(compiled.rule, doc, used, spans))
         return matches
@@ -394,9 +529,12 @@ def _rest_matches(words: list[str], start: int, rest: tuple[str, ...], prefix: b
     return True
 
 
-def _apply_masks(occ: dict[int, list[Occurrence]], masks: frozenset[int]) -> None:
-    """Drop every occurrence lying inside an occurrence of a mask (in place)."""
-    spans = [span for mask in masks for span in occ.get(mask, ())]
+def _mask_spans(occ: dict[int, list[Occurrence]], masks: frozenset[int]) -> list[Occurrence]:
+    return [span for mask in masks for span in occ.get(mask, ())]
+
+
+def _drop_masked(occ: dict[int, list[Occurrence]], spans: list[Occurrence]) -> None:
+    """Drop every occurrence lying inside one of the mask `spans` (in place)."""
     if not spans:
         return
     for entry in list(occ):
@@ -409,6 +547,17 @@ def _apply_masks(occ: dict[int, list[Occurrence]], masks: frozenset[int]) -> Non
             occ[entry] = kept
         else:
             del occ[entry]
+
+
+def _view_of(occ: dict[int, list[Occurrence]]) -> _View:
+    if not occ:
+        return _EMPTY_VIEW
+    title: set[int] = set()
+    summary: set[int] = set()
+    for entry, occurrences in occ.items():
+        for occurrence in occurrences:
+            (summary if occurrence[0] else title).add(entry)
+    return (_NOTHING, title, summary, occ)
 
 
 def _in_scope(compiled: _CompiledRule, doc: Document) -> bool:
@@ -496,15 +645,125 @@ def _evaluate_near(
         per_item.append(found)
     best: dict[tuple[_Ref, Occurrence], None] = {}
     for field in {o[0] for _, o in per_item[0]}:
-        lists = [
-            [(r, o) for r, o in item if o[0] == field][:_MAX_NEAR_CANDIDATES] for item in per_item
-        ]
-        for combo in itertools.product(*lists):
-            if max(o[1] for _, o in combo) - min(o[2] for _, o in combo) <= node.within:
-                best.update(dict.fromkeys(combo))
+        lists = [[(r, o) for r, o in item if o[0] == field] for item in per_item]
+        for combo in _near_combos(lists, _second, node.within):
+            best.update(dict.fromkeys(combo))
     if not best:
         return False, []
     grouped: dict[_Ref, list[Occurrence]] = {}
     for ref, o in best:
         grouped.setdefault(ref, []).append(o)
     return True, list(grouped.items())
+
+
+def _second(pair: tuple[_Ref, Occurrence]) -> Occurrence:
+    return pair[1]
+
+
+def _same(occurrence: Occurrence) -> Occurrence:
+    return occurrence
+
+
+def _near_combos(
+    lists: Sequence[Sequence[_T]], key: Callable[[_T], Occurrence], within: int
+) -> Iterator[tuple[_T, ...]]:
+    """The choices of one element per list whose occurrences (all in one field) lie within
+    `within` words. Exhaustive for two lists; with more, each list is cut to its first
+    _MAX_NEAR_CANDIDATES elements to bound the product."""
+    if len(lists) > 2:
+        lists = [items[:_MAX_NEAR_CANDIDATES] for items in lists]
+    for combo in itertools.product(*lists):
+        occurrences = [key(c) for c in combo]
+        if max(o[1] for o in occurrences) - min(o[2] for o in occurrences) <= within:
+            yield combo
+
+
+# -- compiled tests: the same truth as _evaluate, over sets of entry ids, no hit lists -----
+def _compile_test(node: _Node, fields: int) -> _Test:
+    if isinstance(node, _Scope):
+        return _compile_test(node.child, fields & node.fields)
+    if isinstance(node, _Term):
+        entry = node.ref.entry
+        return lambda view: entry in view[fields]
+    if isinstance(node, _Terms):
+        entries = frozenset(node.by_entry)
+        return lambda view: not entries.isdisjoint(view[fields])
+    if isinstance(node, _Bool):
+        # Cheap set tests first: the order of the children does not change the truth.
+        children = sorted(node.children, key=lambda c: isinstance(c, _Near | _Score | _Bool))
+        tests = tuple(_compile_test(c, fields) for c in children)
+        if node.op == "none":
+            return lambda view: not any(test(view) for test in tests)
+        if node.op == "any":
+            return lambda view: any(test(view) for test in tests)
+        return lambda view: all(test(view) for test in tests)
+    if isinstance(node, _Score):
+        weights: dict[int, float] = {}
+        for ref in node.terms.refs:
+            weights[ref.entry] = max(weights.get(ref.entry, 0.0), ref.weight)
+        scored = frozenset(weights)
+        minimum = node.min_score
+
+        def score(view: _View) -> bool:
+            found = scored.intersection(view[fields])
+            return bool(found) and sum(map(weights.__getitem__, found)) >= minimum
+
+        return score
+    return _compile_near(node, fields)
+
+
+def _compile_near(node: _Near, fields: int) -> _Test:
+    items = tuple(frozenset(terms.by_entry) for terms in node.items)
+    field_ids = [f for f in range(len(FIELDS)) if fields >> f & 1]
+    within = node.within
+
+    def near(view: _View) -> bool:
+        present = view[fields]
+        found = []
+        for entries in items:
+            hit = entries.intersection(present)
+            if not hit:
+                return False
+            found.append(hit)
+        occ = view[3]
+        for field in field_ids:
+            lists = [[o for e in hit for o in occ[e] if o[0] == field] for hit in found]
+            if all(lists) and next(_near_combos(lists, _same, within), None) is not None:
+                return True
+        return False
+
+    return near
+
+
+def _trigger(node: _Node, regex_entries: frozenset[int]) -> frozenset[int] | None:
+    """A set of entries one of which must occur for `node` to hold (None: no such set)."""
+    options = _necessary(node, regex_entries)
+    if not options:
+        return None
+    return min(options, key=lambda s: (not s.isdisjoint(regex_entries), len(s)))
+
+
+def _necessary(node: _Node, regex_entries: frozenset[int]) -> list[frozenset[int]]:
+    """Sets of entries such that `node` holds only if each set has an entry that occurs."""
+    if isinstance(node, _Term):
+        return [frozenset((node.ref.entry,))]
+    if isinstance(node, _Terms):
+        return [frozenset(node.by_entry)]
+    if isinstance(node, _Score):
+        return [frozenset(node.terms.by_entry)]  # min_score also needs one matched term
+    if isinstance(node, _Near):
+        return [frozenset(terms.by_entry) for terms in node.items]
+    if isinstance(node, _Scope):
+        return _necessary(node.child, regex_entries)
+    if node.op == "none":
+        return []
+    per_child = [_necessary(child, regex_entries) for child in node.children]
+    if node.op == "all":
+        return [s for sets in per_child for s in sets]
+    if not all(per_child):
+        return []
+    # One set per child, preferring sets without regex terms, then small ones.
+    chosen = (
+        min(sets, key=lambda s: (not s.isdisjoint(regex_entries), len(s))) for sets in per_child
+    )
+    return [frozenset().union(*chosen)]
