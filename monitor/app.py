@@ -91,6 +91,7 @@ class App:
         self.client: httpx.AsyncClient
         self.rules = RuleBook(settings.rules_dir)
         self.notifiers: dict[str, Notifier] = {}
+        self.proxy_clients: dict[str, httpx.AsyncClient] = {}
         self.stories = StoryIndex(window=settings.story_window)
         self.pipeline: Pipeline
         self.dispatcher: Dispatcher
@@ -110,14 +111,22 @@ class App:
         with self.sessions.begin() as session:
             lock_startup(session)  # replicas starting together sync the feed list in turn
             feed_repo.sync_feeds(session, s.feeds, utcnow())
+            rows = feed_repo.list_feeds(session)
             intervals = {
-                row.id: timedelta(seconds=row.interval_s)
-                for row in feed_repo.list_feeds(session)
-                if row.interval_s
+                row.id: timedelta(seconds=row.interval_s) for row in rows if row.interval_s
+            }
+            proxy_of = {f.url: f.proxy for f in s.feeds if f.proxy}
+            feed_proxies = {
+                row.id: proxy_of[row.source_url] for row in rows if row.source_url in proxy_of
             }
         await asyncio.to_thread(self._warm_stories)
         self.rules.reload_if_changed()
         self.client = make_client(proxy=s.polling.proxy)
+        # One client per distinct per-feed proxy (httpx binds a proxy to a client).
+        self.proxy_clients = {
+            proxy: make_client(proxy=proxy) for proxy in set(feed_proxies.values())
+        }
+        clients_by_feed = {fid: self.proxy_clients[proxy] for fid, proxy in feed_proxies.items()}
         render = RenderSettings(
             timezone=s.delivery.timezone, templates_dir=s.delivery.templates_dir
         )
@@ -137,6 +146,7 @@ class App:
             matcher=self.rules.current,
             routes=s.routes,
             stories=self.stories,
+            proxy_clients=clients_by_feed,
             settings=PipelineSettings(
                 interval=s.polling.interval,
                 min_interval=s.polling.min_interval,
@@ -178,6 +188,8 @@ class App:
             except Exception:  # closing must not hide the real error
                 log.exception("app: closing channel %s", notifier.name)
         await self.client.aclose()
+        for client in self.proxy_clients.values():
+            await client.aclose()
         self.engine.dispose()
 
     def _warm_stories(self) -> None:

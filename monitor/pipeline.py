@@ -7,11 +7,12 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
+import httpx
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor import backoff
@@ -101,6 +102,7 @@ class Pipeline:
         routes: Sequence[RouteLike],
         stories: StoryIndex,
         settings: PipelineSettings,
+        proxy_clients: Mapping[int, httpx.AsyncClient] | None = None,
         clock: Callable[[], datetime] = utcnow,
         rng: random.Random | None = None,
     ) -> None:
@@ -109,6 +111,7 @@ class Pipeline:
         self._matcher = matcher
         self._routes = routes
         self._stories = stories
+        self._proxy_clients = proxy_clients or {}  # feed id → client of its own proxy
         self._settings = settings
         self._clock = clock
         self._rng = rng or random.Random()
@@ -117,7 +120,7 @@ class Pipeline:
     async def poll_feed(self, feed: FeedState) -> PollOutcome:
         started = time.monotonic()
         try:
-            result = await self._fetcher.fetch(feed)
+            result = await self._fetcher.fetch(feed, proxy_client=self._proxy_clients.get(feed.id))
         except FetchError as exc:
             return await asyncio.to_thread(
                 self._record_error, feed, exc.reason, str(exc), exc.retry_after

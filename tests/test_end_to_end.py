@@ -191,3 +191,20 @@ delivery: {{health_route: [ops]}}
     (line,) = [json.loads(x) for x in (tmp_path / "ops.jsonl").read_text().splitlines()]
     assert line["tags"] == ["feed-health"] and "Down" in line["title"]
     assert "http-503" in line["title"]
+
+
+def test_a_feed_with_its_own_proxy_is_fetched_through_it(
+    tmp_path: Path, feed_server: FeedServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The local server doubles as a forward proxy: it sees the absolute-form request line.
+    target = "http://feeds.example.invalid/fr.xml"
+    feed_server.add(target, FR_FEED.read_bytes())
+    config = tmp_path / "rasd.yaml"
+    config.write_text(
+        f"database: sqlite:///{tmp_path}/rasd.db\nrules_dir: {ROOT / 'rules'}\n"
+        f'feeds:\n  - {{url: "{target}", name: Proxied, proxy: "{feed_server.url("")}"}}\n',
+        encoding="utf-8",
+    )
+    summary, _ = run_once(config, capsys)
+    assert summary["feed_errors"] == 0 and summary["items_new"] > 10
+    assert feed_server.hits(target)
