@@ -229,24 +229,33 @@ def cmd_rules_test(args: argparse.Namespace) -> int:
 
 
 def _fetch_article(url: str) -> tuple[str, str]:
-    """Fetch a page or feed and return (title, text) for `rules test --url`."""
+    """Fetch a page (or feed) and return its (title, visible text) for `rules test --url`."""
+    import re
+    from email.message import Message
+
+    from monitor.domain import FeedState
+    from monitor.fetch import Fetcher, make_client
     from monitor.sanitize import html_to_text
 
     async def get() -> tuple[str, str]:
-        from monitor.domain import FeedState
-        from monitor.fetch import Fetcher, make_client
-
         async with make_client() as client:
             result = await Fetcher(client).fetch(FeedState(id=0, url=url, name=url))
-        body = result.body or b""
-        text = body.decode(result.headers.get("charset") or "utf-8", errors="replace")
-        import re
-
+        header = Message()
+        header["content-type"] = result.headers.get("content-type", "text/html")
+        charset = header.get_content_charset() or "utf-8"
+        try:
+            text = (result.body or b"").decode(charset, errors="replace")
+        except LookupError:
+            text = (result.body or b"").decode("utf-8", errors="replace")
         found = re.search(r"<title[^>]*>(.*?)</title>", text, re.S | re.I)
         title = html_to_text(found.group(1)) if found else url
-        return title, html_to_text(text)
+        body = re.sub(r"<title[^>]*>.*?</title>", " ", text, count=1, flags=re.S | re.I)
+        return title, html_to_text(body)
 
-    return asyncio.run(get())
+    try:
+        return asyncio.run(get())
+    except FetchError as exc:
+        raise SystemExit(f"rules test: {exc}") from None
 
 
 def cmd_rules_eval(args: argparse.Namespace) -> int:

@@ -158,3 +158,20 @@ def test_secrets_never_reach_the_logs(
     for secret in ("SECRET-token-never-logged", "hmac-key-never-logged"):
         assert secret not in out and secret not in err
     assert any(tg_request.path.startswith("/bot") for tg_request in feed_server.requests)
+
+
+def test_rules_test_url_reads_an_article_page(
+    feed_server: FeedServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    page = (
+        "<html><head><title>Mali : pénurie de carburant à Bamako</title>"
+        "<script>var x = 'attaque';</script></head><body><p>Les files s'allongent devant "
+        "les stations-service, les citernes bloquées par le blocus.</p></body></html>"
+    ).encode("windows-1252", errors="replace")
+    url = feed_server.add(
+        "/article.html", page, headers={"Content-Type": "text/html; charset=windows-1252"}
+    )
+    assert main(["rules", "test", "--url", url, "--json", "--rules", str(ROOT / "rules")]) == 0
+    fired = json.loads(capsys.readouterr().out)
+    assert {"fuel"} <= {tag for m in fired for tag in m["tags"]}
+    assert all("attaque" not in h["text"] for m in fired for h in m["hits"])  # script dropped
