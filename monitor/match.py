@@ -39,7 +39,7 @@ from monitor.normalize import (
     arabic_forms,
     chunk_words,
     normalize_words,
-    word_spans,
+    word_spans_at,
 )
 from monitor.rules import (
     AllNode,
@@ -98,21 +98,20 @@ class _Terms:
     by_entry: dict[int, tuple[_Ref, ...]] = dataclasses.field(
         default_factory=dict, compare=False, hash=False
     )
+    entries: frozenset[int] = dataclasses.field(default=_NOTHING, compare=False, hash=False)
 
     def __post_init__(self) -> None:
         for ref in self.refs:
             self.by_entry[ref.entry] = (*self.by_entry.get(ref.entry, ()), ref)
+        object.__setattr__(self, "entries", frozenset(self.by_entry))
 
     def used(
         self, occ: dict[int, list[Occurrence]], fields: int
     ) -> list[tuple[_Ref, list[Occurrence]]]:
         """The (term use, occurrences in `fields`) of those terms that occur."""
         used = []
-        if len(occ) < len(self.by_entry):
-            pairs = ((e, o) for e, o in occ.items() if e in self.by_entry)
-        else:
-            pairs = ((e, occ[e]) for e in self.by_entry if e in occ)
-        for entry, found in pairs:
+        for entry in self.entries.intersection(occ):
+            found = occ[entry]
             if fields != _ALL_FIELDS:
                 found = _in_fields(found, fields)
             if found:
@@ -399,21 +398,21 @@ class Matcher:
         """Complete `scan` with the occurrences of regex terms, then apply global masks."""
         if scan.regex_done:
             return
-        occ = {e: list(o) for e, o in scan.occ.items()}
-        if self._regexes:
-            for field, text in enumerate((scan.doc.title, scan.doc.summary)):
-                if not text:
-                    continue
+        found: dict[int, list[Occurrence]] = {}
+        for field, text in enumerate((scan.doc.title, scan.doc.summary)):
+            if text and self._regexes:
                 words = scan.words[field]
-                if words is None:
-                    words = normalize_words(text)
-                self._regex_occurrences(field, words, occ)
-        if self._global_masks and occ:
-            spans = _mask_spans(occ, self._global_masks) + scan.mask_spans
-            _drop_masked(occ, spans)
-            scan.mask_spans = spans
-        scan.occ = occ
-        scan.view = _view_of(occ)
+                self._regex_occurrences(field, words or normalize_words(text), found)
+        if found or (self._eager_regex and scan.occ):
+            occ = {e: list(o) for e, o in scan.occ.items()}
+            for entry, occurrences in found.items():
+                occ.setdefault(entry, []).extend(occurrences)
+            if self._global_masks and occ:
+                spans = _mask_spans(occ, self._global_masks) + scan.mask_spans
+                _drop_masked(occ, spans)
+                scan.mask_spans = spans
+            scan.occ = occ
+            scan.view = _view_of(occ)
         scan.regex_done = True
 
     def _regex_occurrences(
@@ -469,7 +468,7 @@ class Matcher:
         else:
             return []
         doc = scan.doc
-        spans: dict[int, list[tuple[int, int]]] = {}
+        spans: dict[int, dict[int, tuple[int, int]]] = {}
         matches: list[Match] = []
         for index in sorted(candidates):
             compiled = self._rules[index]
@@ -494,16 +493,23 @@ class Matcher:
         rule: Rule,
         doc: Document,
         used: list[tuple[_Ref, list[Occurrence]]],
-        spans: dict[int, list[tuple[int, int]]],
+        spans: dict[int, dict[int, tuple[int, int]]],
     ) -> Match:
         weights: dict[int, float] = {}
-        hits: dict[TermHit, None] = {}
+        needed: tuple[set[int], set[int]] = (set(), set())
         for ref, occurrences in used:
             weights[ref.entry] = max(weights.get(ref.entry, 0.0), ref.weight)
             for field, first, end in occurrences:
-                text = doc.title if field == 0 else doc.summary
-                if field not in spans:
-                    spans[field] = word_spans(text)
+                needed[field].update((first, end - 1))
+        for field, indices in enumerate(needed):
+            known = spans.setdefault(field, {})
+            missing = indices.difference(known)
+            if missing:
+                known.update(word_spans_at(doc.summary if field else doc.title, missing))
+        hits: dict[TermHit, None] = {}
+        for ref, occurrences in used:
+            for field, first, end in occurrences:
+                text = doc.summary if field else doc.title
                 start, stop = spans[field][first][0], spans[field][end - 1][1]
                 hit = TermHit(ref.text, FIELDS[field], start, stop, text[start:stop])  # type: ignore[arg-type]
                 hits[hit] = None
@@ -530,7 +536,7 @@ def _rest_matches(words: list[str], start: int, rest: tuple[str, ...], prefix: b
 
 
 def _mask_spans(occ: dict[int, list[Occurrence]], masks: frozenset[int]) -> list[Occurrence]:
-    return [span for mask in masks for span in occ.get(mask, ())]
+    return [span for mask in masks.intersection(occ) for span in occ[mask]]
 
 
 def _drop_masked(occ: dict[int, list[Occurrence]], spans: list[Occurrence]) -> None:
@@ -692,11 +698,10 @@ def _compile_test(node: _Node, fields: int) -> _Test:
         # Cheap set tests first: the order of the children does not change the truth.
         children = sorted(node.children, key=lambda c: isinstance(c, _Near | _Score | _Bool))
         tests = tuple(_compile_test(c, fields) for c in children)
-        if node.op == "none":
-            return lambda view: not any(test(view) for test in tests)
-        if node.op == "any":
-            return lambda view: any(test(view) for test in tests)
-        return lambda view: all(test(view) for test in tests)
+        if node.op == "all":
+            return _all_of(tests)
+        either = _any_of(tests)
+        return either if node.op == "any" else lambda view: not either(view)
     if isinstance(node, _Score):
         weights: dict[int, float] = {}
         for ref in node.terms.refs:
@@ -710,6 +715,24 @@ def _compile_test(node: _Node, fields: int) -> _Test:
 
         return score
     return _compile_near(node, fields)
+
+
+def _any_of(tests: tuple[_Test, ...]) -> _Test:
+    if len(tests) == 1:
+        return tests[0]
+    if len(tests) == 2:
+        first, second = tests
+        return lambda view: first(view) or second(view)
+    return lambda view: any(test(view) for test in tests)
+
+
+def _all_of(tests: tuple[_Test, ...]) -> _Test:
+    if len(tests) == 1:
+        return tests[0]
+    if len(tests) == 2:
+        first, second = tests
+        return lambda view: first(view) and second(view)
+    return lambda view: all(test(view) for test in tests)
 
 
 def _compile_near(node: _Near, fields: int) -> _Test:

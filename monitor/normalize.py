@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cache
 from itertools import chain
@@ -35,6 +35,7 @@ __all__ = [
     "script_of",
     "tokenize",
     "word_spans",
+    "word_spans_at",
 ]
 
 _MARKS = "\u0300-\u036f\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06dc\u06df-\u06e8\u06ea-\u06ed"
@@ -168,6 +169,40 @@ def word_spans(text: str) -> list[tuple[int, int]]:
             spans.append(match.span(1))
         elif count:
             spans.extend([match.span(1)] * count)
+    return spans
+
+
+def word_spans_at(text: str, indices: Iterable[int]) -> dict[int, tuple[int, int]]:
+    """`word_spans(text)[i]` for each i of `indices` (each < len(normalize_words(text))).
+
+    Walks whitespace-separated chunks, counting their (memoised) words, and tokenizes only
+    the chunks holding a wanted word; it stops after the last one. A hit near the start of
+    a long text thus costs a few chunks, not the whole text.
+    """
+    wanted = sorted(set(indices))
+    spans: dict[int, tuple[int, int]] = {}
+    if not wanted:
+        return spans
+    position = word = 0
+    target = wanted[0]
+    remaining = iter(wanted[1:])
+    for chunk in text.split():
+        start = text.find(chunk, position)
+        position = start + len(chunk)
+        count = len(chunk_words(chunk))
+        if word + count <= target:
+            word += count
+            continue
+        for found in _TOKEN_RE.finditer(chunk):
+            span = (start + found.start(1), start + found.end(1))
+            for _ in _FOLDED_WORDS[found.group(1)]:
+                while word == target:
+                    spans[word] = span
+                    next_target = next(remaining, None)
+                    if next_target is None:
+                        return spans
+                    target = next_target
+                word += 1
     return spans
 
 
