@@ -159,6 +159,7 @@ class App:
                 ),
                 delivery_timezone=s.delivery.timezone,
                 quiet_hours=s.delivery.quiet_hours,
+                story_updates=s.delivery.story_updates,
                 feed_intervals=intervals,
             ),
         )

@@ -206,6 +206,7 @@ class DeliverySettings(_Model):
     templates_dir: Path | None = None
     send_timeout: timedelta = timedelta(seconds=20)
     quiet_hours: str | None = None  # "22:00-06:00" in `timezone`: low/medium held, high+ go
+    story_updates: bool = False  # a new outlet on an alerted story sends an update
     health_route: tuple[str, ...] = ()  # channels that receive feed-health alerts
 
     _durations = field_validator(

@@ -67,6 +67,7 @@ class PipelineSettings:
     parse_limits: ParseLimits = field(default_factory=ParseLimits)
     delivery_timezone: str = "Africa/Bamako"
     quiet_hours: str | None = None
+    story_updates: bool = False  # a new outlet on an alerted story notifies again
     feed_intervals: dict[int, timedelta] = field(default_factory=dict)  # feed id → configured
 
 
@@ -408,7 +409,9 @@ class Pipeline:
             fingerprint=entry.fingerprint,
         )
         if found is not None:
-            sources = alert_repo.add_story_source(session, found.story_id, feed.name, now)
+            sources, grown = alert_repo.add_story_source(session, found.story_id, feed.name, now)
+            if grown and self._settings.story_updates:
+                delivery_repo.add_update_deliveries(session, grown, now)
             return found.story_id, sources
         return alert_repo.add_story(session, item, feed.name, now), [feed.name]
 

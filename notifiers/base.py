@@ -27,7 +27,7 @@ __all__ = [
     "is_loopback_host",
 ]
 
-MessageKind = Literal["alert", "digest", "rollup"]
+MessageKind = Literal["alert", "digest", "rollup", "update"]
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,7 @@ class Message:
     def __post_init__(self) -> None:
         if not self.alerts:
             raise ValueError("message: needs at least one alert")
-        if self.kind == "alert" and len(self.alerts) != 1:
+        if self.kind in ("alert", "update") and len(self.alerts) != 1:
             raise ValueError("message: kind 'alert' carries exactly one alert")
         if self.more_count < 0:
             raise ValueError("message: more_count must not be negative")

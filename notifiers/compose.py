@@ -19,6 +19,8 @@ def heading(message: Message) -> str | None:
     """The raw (unescaped) heading of a digest or rollup; None for a single alert."""
     if message.kind == "alert":
         return None
+    if message.kind == "update":  # a story already alerted, now carried by more outlets
+        return message.title or "Update"
     if message.title:
         return message.title
     total = len(message.alerts) + message.more_count

@@ -219,7 +219,11 @@ class Dispatcher:
         alerts = await asyncio.to_thread(self._alerts, rows)
         if not alerts:
             return DispatchReport()
-        if kind == "alert":
+        if kind == "alert" and rows[0].seq:
+            others = [s for s in alerts[0].sources if s != alerts[0].feed]
+            title = "Update: now also reported by " + ", ".join(others) if others else "Update"
+            message = Message("update", (alerts[0],), rows[0].idempotency_key, title=title)
+        elif kind == "alert":
             message = Message("alert", (alerts[0],), rows[0].idempotency_key)
         elif kind == "rollup":
             message = Message(

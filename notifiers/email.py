@@ -99,6 +99,8 @@ def subject(message: Message, digest_subject: str | None = None) -> str:
     else:
         top = max(message.alerts, key=lambda a: severity_rank(a.severity))
         text = f"[{top.severity.upper()}] {top.rule_title}: {top.title}"
+        if message.kind == "update":
+            text = f"Update: {text}"
         extra = len(message.alerts) - 1 + message.more_count
         if extra:
             text += f" (+{extra} more)"

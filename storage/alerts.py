@@ -54,16 +54,21 @@ def add_story(session: Session, item: Item, source: str, now: datetime) -> int:
     return story.id
 
 
-def add_story_source(session: Session, story_id: int, source: str, now: datetime) -> list[str]:
-    """Add an outlet to the story (and to its alerts); return the story's sources."""
+def add_story_source(
+    session: Session, story_id: int, source: str, now: datetime
+) -> tuple[list[str], list[int]]:
+    """Add an outlet to the story (and to its alerts); return the story's sources and the ids
+    of the alerts that gained an outlet (empty if the outlet was known)."""
     story = session.get_one(StoryRow, story_id)
     story.last_seen = now
+    grown: list[int] = []
     if source not in story.sources:
         story.sources = [*story.sources, source]
         for alert in session.scalars(select(AlertRow).where(AlertRow.story_id == story_id)):
             alert.sources = list(story.sources)
             alert.updated_at = now
-    return list(story.sources)
+            grown.append(alert.id)
+    return list(story.sources), grown
 
 
 def story_alerts(session: Session, story_id: int) -> StoryAlerts | None:

@@ -17,6 +17,7 @@ __all__ = [
     "DeliveryView",
     "PlannedDelivery",
     "add_deliveries",
+    "add_update_deliveries",
     "claim_channel",
     "count_by_status",
     "get_delivery",
@@ -46,6 +47,7 @@ class DeliveryView:
     route: int
     status: str
     attempts: int
+    seq: int
     next_attempt_at: datetime
     last_error: str | None
     sent_at: datetime | None
@@ -53,7 +55,8 @@ class DeliveryView:
 
     @property
     def idempotency_key(self) -> str:
-        return f"rasd-{self.alert_id}-{self.channel}"
+        base = f"rasd-{self.alert_id}-{self.channel}"
+        return f"{base}-u{self.seq}" if self.seq else base
 
 
 def _view(row: DeliveryRow) -> DeliveryView:
@@ -65,6 +68,7 @@ def _view(row: DeliveryRow) -> DeliveryView:
         route=row.route,
         status=row.status,
         attempts=row.attempts,
+        seq=row.seq or 0,
         next_attempt_at=row.next_attempt_at,
         last_error=row.last_error,
         sent_at=row.sent_at,
@@ -94,6 +98,36 @@ def add_deliveries(
             },
         )
         added += new_id is not None
+    return added
+
+
+def add_update_deliveries(session: Session, alert_ids: Sequence[int], now: datetime) -> int:
+    """A story update: one more delivery on each channel that carried these alerts."""
+    added = 0
+    for alert_id in alert_ids:
+        rows = session.execute(
+            select(DeliveryRow.channel, func.max(DeliveryRow.seq), func.min(DeliveryRow.route))
+            .where(DeliveryRow.alert_id == alert_id, DeliveryRow.mode == "immediate")
+            .group_by(DeliveryRow.channel)
+        ).all()
+        for channel, seq, route in rows:
+            new_id = insert_ignore(
+                session,
+                DeliveryRow.__table__,  # type: ignore[arg-type]
+                {
+                    "alert_id": alert_id,
+                    "channel": channel,
+                    "mode": "immediate",
+                    "route": route,
+                    "seq": (seq or 0) + 1,
+                    "status": "pending",
+                    "attempts": 0,
+                    "next_attempt_at": now,
+                    "created_at": now,
+                    "rolled_up": False,
+                },
+            )
+            added += new_id is not None
     return added
 
 

@@ -189,7 +189,7 @@ class AlertRow(Base):
 class DeliveryRow(Base):
     __tablename__ = "deliveries"
     __table_args__ = (
-        UniqueConstraint("alert_id", "channel", name="uq_deliveries_alert_channel"),
+        UniqueConstraint("alert_id", "channel", "seq", name="uq_deliveries_alert_channel_seq"),
         Index("ix_deliveries_due", "status", "next_attempt_at"),
         Index("ix_deliveries_channel", "channel", "status"),
     )
@@ -199,6 +199,7 @@ class DeliveryRow(Base):
     channel: Mapped[str] = mapped_column(String(120))
     mode: Mapped[str] = mapped_column(String(16), default="immediate")  # immediate | digest
     route: Mapped[int] = mapped_column(Integer, default=0)
+    seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # 1+: story updates
     status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|sent|dead
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)

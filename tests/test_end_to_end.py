@@ -208,3 +208,44 @@ def test_a_feed_with_its_own_proxy_is_fetched_through_it(
     summary, _ = run_once(config, capsys)
     assert summary["feed_errors"] == 0 and summary["items_new"] > 10
     assert feed_server.hits(target)
+
+
+@pytest.mark.parametrize("updates", [False, True])
+def test_one_alert_per_story_across_outlets_and_optional_updates(
+    tmp_path: Path, feed_server: FeedServer, capsys: pytest.CaptureFixture[str], updates: bool
+) -> None:
+    """Two outlets carry one wire story: one alert whose sources name both; with
+    delivery.story_updates the second outlet sends one update, without it nothing more."""
+    original = SEED_FEED.read_bytes()
+    first = feed_server.add("/a.xml", original)
+    config = tmp_path / "rasd.yaml"
+
+    def write(feeds: str) -> None:
+        config.write_text(
+            f"database: sqlite:///{tmp_path}/rasd.db\nrules_dir: {ROOT / 'rules'}\n"
+            f"feeds:\n{feeds}"
+            f"channels:\n  file: {{type: jsonl, path: {tmp_path}/alerts.jsonl}}\n"
+            "routes:\n  - channels: [file]\n"
+            f"delivery: {{story_updates: {str(updates).lower()}}}\n",
+            encoding="utf-8",
+        )
+
+    write(f'  - {{url: "{first}", name: Outlet A}}\n')
+    summary, _ = run_once(config, capsys)
+    assert summary["alerts"] == 1
+    second = feed_server.add(
+        "/b.xml",
+        original.replace(b"rasd-demo-seed-mali-russia", b"outlet-b-seed-mali-russia"),
+    )
+    write(f'  - {{url: "{first}", name: Outlet A}}\n  - {{url: "{second}", name: Outlet B}}\n')
+    summary, _ = run_once(config, capsys)
+    assert summary["items_new"] == 1 and summary["alerts"] == 0  # same story: no new alert
+    assert main(["--config", str(config), "alerts", "--json"]) == 0
+    (alert,) = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert alert["sources"] == ["Outlet A", "Outlet B"]
+    lines = [json.loads(x) for x in (tmp_path / "alerts.jsonl").read_text().splitlines()]
+    if updates:
+        assert len(lines) == 2 and lines[1]["sources"] == ["Outlet A", "Outlet B"]
+        assert summary["deliveries_sent"] == 1
+    else:
+        assert len(lines) == 1 and summary["deliveries_sent"] == 0

@@ -153,7 +153,8 @@ def test_one_alert_per_rule_and_story_with_growing_sources(db_url: str) -> None:
             now=NOW,
         )
         assert created and not created_again and again == alert_id
-        assert alert_repo.add_story_source(s, story, "B", NOW) == ["A", "B"]
+        assert alert_repo.add_story_source(s, story, "B", NOW) == (["A", "B"], [alert_id])
+        assert alert_repo.add_story_source(s, story, "B", NOW) == (["A", "B"], [])
     with sessions.begin() as s:
         alert = alert_repo.get_alert(s, alert_id)
         assert alert is not None
