@@ -47,7 +47,10 @@ def feed_table(settings: Settings) -> list[dict[str, Any]]:
                     if row.last_success_at
                     else None,
                     "next_poll": row.next_poll_at.isoformat(),
-                    "items_per_day": week / 7,
+                    # over the days actually watched, up to a week: a feed added today that
+                    # brought 40 items is at 40 a day, not 40 / 7
+                    "items_per_day": week
+                    / max(1.0, min(7.0, (now - row.created_at).total_seconds() / 86400)),
                     "items_total": row.items_total,
                 }
             )
