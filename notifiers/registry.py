@@ -9,6 +9,7 @@ from typing import Any, Literal
 import httpx
 from pydantic import BaseModel, ConfigDict, create_model
 
+from notifiers.apprise_channel import AppriseNotifier
 from notifiers.base import ChannelConfig, Notifier, RenderSettings
 from notifiers.console import ConsoleNotifier
 from notifiers.discord import DiscordNotifier
@@ -34,6 +35,7 @@ CHANNEL_TYPES: dict[str, type[Notifier]] = {
     "matrix": MatrixNotifier,
     "mattermost": MattermostNotifier,
     "discord": DiscordNotifier,
+    "apprise": AppriseNotifier,  # optional package; checked when it sends
 }
 
 

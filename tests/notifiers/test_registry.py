@@ -26,6 +26,7 @@ MINIMAL: dict[str, dict[str, object]] = {
     },
     "mattermost": {"type": "mattermost", "webhook_url": "https://mm.example.org/hooks/k"},
     "discord": {"type": "discord", "webhook_url": "https://discord.com/api/webhooks/1/t"},
+    "apprise": {"type": "apprise", "urls": ["ntfy://ntfy.example.org/sahel-desk"]},
 }
 
 
