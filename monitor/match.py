@@ -162,11 +162,12 @@ class _CompiledRule:
 class _Scan:
     """One document's occurrences, completed with regex terms only when needed."""
 
-    __slots__ = ("doc", "mask_spans", "occ", "regex_done", "view", "words")
+    __slots__ = ("chunks", "doc", "mask_spans", "occ", "regex_done", "view", "words")
 
     def __init__(self, doc: Document) -> None:
         self.doc = doc
         self.occ: dict[int, list[Occurrence]] = {}
+        self.chunks: list[list[str] | None] = [None, None]
         self.words: list[list[str] | None] = [None, None]
         self.mask_spans: list[Occurrence] = []
         self.regex_done = False
@@ -364,15 +365,17 @@ class Matcher:
             return last
         scan = _Scan(doc)
         occ = scan.occ
+        seen: tuple[set[int], set[int]] = (set(), set())
         chunk_hit = self._chunks.__getitem__
         cache_get = self._cache.get
         for field, text in enumerate((doc.title, doc.summary)):
             if not text:
                 continue
-            chunks = text.split()
+            chunks = scan.chunks[field] = text.split()
             if not any(map(chunk_hit, chunks)):
                 continue
             words = scan.words[field] = list(chain.from_iterable(map(chunk_words, chunks)))
+            in_field = seen[field]
             found = list(map(cache_get, words))
             if None in found:
                 for i, hit in enumerate(found):
@@ -384,13 +387,16 @@ class Matcher:
                     if rest and not _rest_matches(words, i + 1, rest, prefix):
                         continue
                     occ.setdefault(entry, []).append((field, i, end))
+                    in_field.add(entry)
         if self._eager_regex:
             self._add_regexes(scan)
-        else:
-            if self._global_masks and occ:
-                scan.mask_spans = _mask_spans(occ, self._global_masks)
+        elif occ:
+            scan.mask_spans = _mask_spans(occ, self._global_masks)
+            if scan.mask_spans:
                 _drop_masked(occ, scan.mask_spans)
-            scan.view = _view_of(occ)
+                scan.view = _view_of(occ)
+            else:
+                scan.view = (_NOTHING, seen[0], seen[1], occ)
         self._last.scan = scan
         return scan
 
@@ -485,13 +491,13 @@ class Matcher:
                 continue
             ok, used = _evaluate(compiled.node, occ, _ALL_FIELDS)
             if ok:
-                matches.append(self._report(compiled.rule, doc, used, spans))
+                matches.append(self._report(compiled.rule, scan, used, spans))
         return matches
 
     def _report(
         self,
         rule: Rule,
-        doc: Document,
+        scan: _Scan,
         used: list[tuple[_Ref, list[Occurrence]]],
         spans: dict[int, dict[int, tuple[int, int]]],
     ) -> Match:
@@ -501,11 +507,13 @@ class Matcher:
             weights[ref.entry] = max(weights.get(ref.entry, 0.0), ref.weight)
             for field, first, end in occurrences:
                 needed[field].update((first, end - 1))
+        doc = scan.doc
         for field, indices in enumerate(needed):
             known = spans.setdefault(field, {})
             missing = indices.difference(known)
             if missing:
-                known.update(word_spans_at(doc.summary if field else doc.title, missing))
+                text = doc.summary if field else doc.title
+                known.update(word_spans_at(text, missing, scan.chunks[field]))
         hits: dict[TermHit, None] = {}
         for ref, occurrences in used:
             for field, first, end in occurrences:

@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Iterable
+from bisect import bisect_right
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
-from itertools import chain
+from itertools import accumulate, chain
 
 __all__ = [
     "ARABIC_ARTICLE",
@@ -172,36 +173,44 @@ def word_spans(text: str) -> list[tuple[int, int]]:
     return spans
 
 
-def word_spans_at(text: str, indices: Iterable[int]) -> dict[int, tuple[int, int]]:
+def word_spans_at(
+    text: str, indices: Iterable[int], chunks: Sequence[str] | None = None
+) -> dict[int, tuple[int, int]]:
     """`word_spans(text)[i]` for each i of `indices` (each < len(normalize_words(text))).
 
-    Walks whitespace-separated chunks, counting their (memoised) words, and tokenizes only
-    the chunks holding a wanted word; it stops after the last one. A hit near the start of
-    a long text thus costs a few chunks, not the whole text.
+    Only the whitespace-separated chunks holding a wanted word are tokenized; the others are
+    counted through the chunk memo. `chunks` may pass `text.split()` when already made.
     """
-    wanted = sorted(set(indices))
-    spans: dict[int, tuple[int, int]] = {}
+    wanted = set(indices)
     if not wanted:
-        return spans
-    position = word = 0
-    target = wanted[0]
-    remaining = iter(wanted[1:])
-    for chunk in text.split():
-        start = text.find(chunk, position)
-        position = start + len(chunk)
-        count = len(chunk_words(chunk))
-        if word + count <= target:
-            word += count
+        return {}
+    if chunks is None:
+        chunks = text.split()
+    ends = list(accumulate(map(len, map(chunk_words, chunks))))  # words up to each chunk
+    lengths = list(map(len, chunks))
+    lead = len(text) - len(text.lstrip())
+    if lead + sum(lengths) + len(lengths) - 1 == len(text.rstrip()):
+        # One whitespace character between chunks (the usual case): offsets by arithmetic.
+        starts = list(accumulate(map((1).__add__, lengths[:-1]), initial=lead))
+    else:
+        starts = []
+        position = 0
+        for chunk in chunks:
+            position = text.find(chunk, position)
+            starts.append(position)
+            position += len(chunk)
+    spans: dict[int, tuple[int, int]] = {}
+    for target in sorted(wanted):
+        if target in spans:
             continue
-        for found in _TOKEN_RE.finditer(chunk):
+        index = bisect_right(ends, target)
+        word = ends[index - 1] if index else 0
+        start = starts[index]
+        for found in _TOKEN_RE.finditer(chunks[index]):
             span = (start + found.start(1), start + found.end(1))
             for _ in _FOLDED_WORDS[found.group(1)]:
-                while word == target:
+                if word in wanted:
                     spans[word] = span
-                    next_target = next(remaining, None)
-                    if next_target is None:
-                        return spans
-                    target = next_target
                 word += 1
     return spans
 
