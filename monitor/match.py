@@ -162,13 +162,14 @@ class _CompiledRule:
 class _Scan:
     """One document's occurrences, completed with regex terms only when needed."""
 
-    __slots__ = ("chunks", "doc", "mask_spans", "occ", "regex_done", "view", "words")
+    __slots__ = ("chunks", "doc", "mask_spans", "occ", "regex_done", "simple", "view", "words")
 
     def __init__(self, doc: Document) -> None:
         self.doc = doc
         self.occ: dict[int, list[Occurrence]] = {}
         self.chunks: list[list[str] | None] = [None, None]
         self.words: list[list[str] | None] = [None, None]
+        self.simple = [False, False]  # each chunk of the field is one word
         self.mask_spans: list[Occurrence] = []
         self.regex_done = False
         self.view: _View = _EMPTY_VIEW
@@ -374,7 +375,9 @@ class Matcher:
             chunks = scan.chunks[field] = text.split()
             if not any(map(chunk_hit, chunks)):
                 continue
-            words = scan.words[field] = list(chain.from_iterable(map(chunk_words, chunks)))
+            folded = list(map(chunk_words, chunks))
+            words = scan.words[field] = list(chain.from_iterable(folded))
+            scan.simple[field] = len(words) == len(folded) and () not in folded
             in_field = seen[field]
             found = list(map(cache_get, words))
             if None in found:
@@ -513,7 +516,10 @@ class Matcher:
             missing = indices.difference(known)
             if missing:
                 text = doc.summary if field else doc.title
-                known.update(word_spans_at(text, missing, scan.chunks[field]))
+                found = word_spans_at(
+                    text, missing, scan.chunks[field], one_word_chunks=scan.simple[field]
+                )
+                known.update(found)
         hits: dict[TermHit, None] = {}
         for ref, occurrences in used:
             for field, first, end in occurrences:

@@ -174,19 +174,27 @@ def word_spans(text: str) -> list[tuple[int, int]]:
 
 
 def word_spans_at(
-    text: str, indices: Iterable[int], chunks: Sequence[str] | None = None
+    text: str,
+    indices: Iterable[int],
+    chunks: Sequence[str] | None = None,
+    *,
+    one_word_chunks: bool = False,
 ) -> dict[int, tuple[int, int]]:
     """`word_spans(text)[i]` for each i of `indices` (each < len(normalize_words(text))).
 
     Only the whitespace-separated chunks holding a wanted word are tokenized; the others are
-    counted through the chunk memo. `chunks` may pass `text.split()` when already made.
+    counted through the chunk memo. `chunks` may pass `text.split()` when already made, and
+    `one_word_chunks` say that each of them folds into exactly one word.
     """
     wanted = set(indices)
     if not wanted:
         return {}
     if chunks is None:
         chunks = text.split()
-    ends = list(accumulate(map(len, map(chunk_words, chunks))))  # words up to each chunk
+    if one_word_chunks:
+        ends: Sequence[int] = range(1, len(chunks) + 1)
+    else:
+        ends = list(accumulate(map(len, map(chunk_words, chunks))))  # words up to each chunk
     lengths = list(map(len, chunks))
     lead = len(text) - len(text.lstrip())
     if lead + sum(lengths) + len(lengths) - 1 == len(text.rstrip()):
