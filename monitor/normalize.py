@@ -195,12 +195,11 @@ def word_spans_at(
         ends: Sequence[int] = range(1, len(chunks) + 1)
     else:
         ends = list(accumulate(map(len, map(chunk_words, chunks))))  # words up to each chunk
-    lengths = list(map(len, chunks))
     lead = len(text) - len(text.lstrip())
-    if lead + sum(lengths) + len(lengths) - 1 == len(text.rstrip()):
-        # One whitespace character between chunks (the usual case): offsets by arithmetic.
-        starts = list(accumulate(map((1).__add__, lengths[:-1]), initial=lead))
-    else:
+    # With one whitespace character between chunks (the usual case), a chunk's offset is
+    # arithmetic; otherwise each chunk is located in turn.
+    starts: list[int] | None = None
+    if lead + sum(map(len, chunks)) + len(chunks) - 1 != len(text.rstrip()):
         starts = []
         position = 0
         for chunk in chunks:
@@ -213,7 +212,7 @@ def word_spans_at(
             continue
         index = bisect_right(ends, target)
         word = ends[index - 1] if index else 0
-        start = starts[index]
+        start = starts[index] if starts else lead + sum(map(len, chunks[:index])) + index
         for found in _TOKEN_RE.finditer(chunks[index]):
             span = (start + found.start(1), start + found.end(1))
             for _ in _FOLDED_WORDS[found.group(1)]:
