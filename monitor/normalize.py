@@ -264,6 +264,11 @@ def _build_prefixes() -> tuple[tuple[str, bool, bool], ...]:
 
 
 _PREFIXES = _build_prefixes()
+# clitic body → its (has_proclitic, has_article) readings, and the lengths to try, ascending
+_PREFIX_READINGS: dict[str, list[tuple[bool, bool]]] = {}
+for _body, _proclitic, _article in _PREFIXES:
+    _PREFIX_READINGS.setdefault(_body, []).append((_proclitic, _article))
+_PREFIX_LENGTHS = sorted({len(body) for body in _PREFIX_READINGS})
 
 
 def arabic_forms(norm: str) -> tuple[tuple[str, bool, bool], ...]:
@@ -276,7 +281,10 @@ def arabic_forms(norm: str) -> tuple[tuple[str, bool, bool], ...]:
     if not is_arabic(norm):
         return ((norm, False, False),)
     forms = []
-    for body, proclitic, article in _PREFIXES:
-        if norm.startswith(body) and len(norm) - len(body) >= _MIN_STEM_CHARS:
-            forms.append((norm[len(body) :], proclitic, article))
+    for length in _PREFIX_LENGTHS:
+        if len(norm) - length < _MIN_STEM_CHARS:
+            break
+        readings = _PREFIX_READINGS.get(norm[:length])
+        if readings:
+            forms.extend((norm[length:], proclitic, article) for proclitic, article in readings)
     return tuple(forms)
