@@ -162,14 +162,13 @@ class _CompiledRule:
 class _Scan:
     """One document's occurrences, completed with regex terms only when needed."""
 
-    __slots__ = ("chunks", "doc", "mask_spans", "occ", "regex_done", "simple", "view", "words")
+    __slots__ = ("chunks", "doc", "mask_spans", "occ", "regex_done", "view", "words")
 
     def __init__(self, doc: Document) -> None:
         self.doc = doc
         self.occ: dict[int, list[Occurrence]] = {}
         self.chunks: list[list[str] | None] = [None, None]
         self.words: list[list[str] | None] = [None, None]
-        self.simple = [False, False]  # each chunk of the field is one word
         self.mask_spans: list[Occurrence] = []
         self.regex_done = False
         self.view: _View = _EMPTY_VIEW
@@ -375,9 +374,7 @@ class Matcher:
             chunks = scan.chunks[field] = text.split()
             if not any(map(chunk_hit, chunks)):
                 continue
-            folded = list(map(chunk_words, chunks))
-            words = scan.words[field] = list(chain.from_iterable(folded))
-            scan.simple[field] = len(words) == len(folded) and () not in folded
+            words = scan.words[field] = list(chain.from_iterable(map(chunk_words, chunks)))
             in_field = seen[field]
             found = list(map(cache_get, words))
             if None in found:
@@ -515,19 +512,21 @@ class Matcher:
             known = spans.setdefault(field, {})
             missing = indices.difference(known)
             if missing:
+                chunks = scan.chunks[field] or ()
+                folded = list(map(chunk_words, chunks))
+                simple = len(folded) == len(scan.words[field] or ()) and () not in folded
                 text = doc.summary if field else doc.title
-                found = word_spans_at(
-                    text, missing, scan.chunks[field], one_word_chunks=scan.simple[field]
-                )
-                known.update(found)
-        hits: dict[TermHit, None] = {}
-        for ref, occurrences in used:
-            for field, first, end in occurrences:
-                text = doc.summary if field else doc.title
-                start, stop = spans[field][first][0], spans[field][end - 1][1]
-                hit = TermHit(ref.text, FIELDS[field], start, stop, text[start:stop])  # type: ignore[arg-type]
-                hits[hit] = None
-        ordered = sorted(hits, key=lambda h: (FIELDS.index(h.field), h.start, h.end, h.term))
+                known.update(word_spans_at(text, missing, chunks, one_word_chunks=simple))
+        keys = {
+            (field, spans[field][first][0], spans[field][end - 1][1], ref.text)
+            for ref, occurrences in used
+            for field, first, end in occurrences
+        }
+        texts = (doc.title, doc.summary)
+        ordered = [
+            TermHit(term, FIELDS[field], start, stop, texts[field][start:stop])  # type: ignore[arg-type]
+            for field, start, stop, term in sorted(keys)
+        ]
         return Match(
             rule_id=rule.id,
             rule_title=rule.title,
