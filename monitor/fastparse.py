@@ -65,6 +65,7 @@ _CAN_CONTAIN = frozenset(_MIXIN.can_contain_relative_uris) & frozenset(
 _OK_WARNINGS = (feedparser.exceptions.NonXMLContentType,
                 feedparser.exceptions.CharacterEncodingOverride)  # fmt: skip
 _DECLARATION = re.compile(rb"<!\s*(?:doctype|entity)", re.IGNORECASE)
+_C1 = re.compile("[\x80-\x9f]")  # the only characters feedparser's _cp1252 table maps
 _QUERY_ENTITY = re.compile("&([A-Za-z0-9_]+);")
 
 # Elements whose feedparser handlers only write keys Rasd never reads and change no parse
@@ -468,7 +469,9 @@ class _Walker:
             output = self.markup(output, final)
         with contextlib.suppress(UnicodeEncodeError, UnicodeDecodeError):
             output = output.encode("iso-8859-1").decode("utf-8")  # feedparser's mojibake fix
-        return output.translate(_cp1252), final
+        if _C1.search(output):
+            output = output.translate(_cp1252)
+        return output, final
 
     def markup(self, html: str, ctype: str) -> str:
         if ("<" not in html and "&" not in html) or _SIMPLE_HTML.fullmatch(html):
