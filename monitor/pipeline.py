@@ -298,7 +298,14 @@ class Pipeline:
         index_later: list[tuple[int, int, Analysed]] = []
         raised: list[tuple[int, str]] = []
         with self._sessions.begin() as session:
+            # Most new items fire no rule: one bulk insert for them (they were just checked
+            # to be unseen), the careful per-item path only for those that fired.
+            plain = [(e.item, e.canonical, e.entities) for e in analysed if not e.matches]
+            item_repo.add_items_unmatched(session, feed.id, plain, now)
+            new_items += len(plain)
             for entry in analysed:
+                if not entry.matches:
+                    continue
                 item = entry.item
                 item_id = item_repo.add_item(
                     session,

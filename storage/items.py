@@ -13,9 +13,17 @@ from sqlalchemy.orm import Session
 
 from monitor.domain import Item
 from storage.models import AlertRow, FeedRow, ItemRow, SeenKeyRow
-from storage.upsert import insert_ignore
+from storage.upsert import insert_ignore, insert_ignore_many
 
-__all__ = ["StoredItem", "add_item", "iter_items", "known_guids", "prune_items", "set_story"]
+__all__ = [
+    "StoredItem",
+    "add_item",
+    "add_items_unmatched",
+    "iter_items",
+    "known_guids",
+    "prune_items",
+    "set_story",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +72,37 @@ def add_item(
             "fingerprint": fingerprint,
             "entities": list(entities),
         },
+    )
+
+
+def add_items_unmatched(
+    session: Session,
+    feed_id: int,
+    entries: list[tuple[Item, str | None, tuple[str, ...]]],
+    now: datetime,
+) -> None:
+    """Store items known to be new that fired no rule, in one statement: (item, canonical
+    URL, entities) each. A guid another replica stored meanwhile is skipped."""
+    insert_ignore_many(
+        session,
+        ItemRow.__table__,  # type: ignore[arg-type]
+        [
+            {
+                "feed_id": feed_id,
+                "guid": item.guid,
+                "url": item.url,
+                "canonical_url": canonical,
+                "title": item.title,
+                "summary": item.summary,
+                "lang": item.lang,
+                "published_at": item.published,
+                "fetched_at": now,
+                "fingerprint": None,
+                "entities": list(entities),
+                "story_id": None,
+            }
+            for item, canonical, entities in entries
+        ],
     )
 
 
