@@ -259,7 +259,11 @@ class App:
         """`rasd once`: poll every enabled feed, due or not, then deliver what is due."""
         report = await self.poll_cycle(due_only=False)
         report.health_alerts = await asyncio.to_thread(self.check_feed_health)
-        report.add_dispatch(await self.dispatch())
+        while True:  # a pass sends a bounded batch per channel: go on until the outbox is dry
+            sent = await self.dispatch()
+            report.add_dispatch(sent)
+            if not sent.sent:
+                break
         return report
 
     def check_feed_health(self) -> int:
