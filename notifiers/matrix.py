@@ -14,7 +14,7 @@ from notifiers.base import ChannelConfig, Message, RateLimit, RenderSettings, ht
 from notifiers.compose import chat_text
 from notifiers.limits import truncate_html, truncate_text
 from notifiers.render import MATRIX_HTML, PLAIN
-from notifiers.transport import clamp_after, raise_for_answer, request
+from notifiers.transport import HttpNotifier, clamp_after, raise_for_answer, request
 
 __all__ = ["MAX_BODY_CHARS", "MatrixConfig", "MatrixNotifier", "build_payload", "send_path"]
 
@@ -96,18 +96,10 @@ def _error(response: httpx.Response) -> str | None:
     return f"{body.get('errcode', '')} {body.get('error', '')}".strip()
 
 
-class MatrixNotifier:
+class MatrixNotifier(HttpNotifier):
     type: ClassVar[str] = "matrix"
     Config: ClassVar[type[MatrixConfig]] = MatrixConfig
     rate_limit: ClassVar[RateLimit | None] = RateLimit(count=10, per=10)
-
-    def __init__(
-        self, name: str, config: MatrixConfig, client: httpx.AsyncClient, render: RenderSettings
-    ) -> None:
-        self.name = name
-        self.config = config
-        self._client = client
-        self._render = render
 
     async def send(self, message: Message) -> None:
         token = self.config.access_token.get_secret_value()
@@ -125,6 +117,3 @@ class MatrixNotifier:
         raise_for_answer(
             self.name, response, after=after, detail=_error(response), secrets=(token,)
         )
-
-    async def aclose(self) -> None:
-        """Nothing to release: the HTTP client is shared and owned by the app."""

@@ -12,7 +12,7 @@ from notifiers.base import ChannelConfig, Message, RateLimit, RenderSettings, ht
 from notifiers.compose import chat_text
 from notifiers.limits import truncate_html, utf16_len
 from notifiers.render import TELEGRAM
-from notifiers.transport import clamp_after, raise_for_answer, request
+from notifiers.transport import HttpNotifier, clamp_after, raise_for_answer, request
 
 __all__ = ["MAX_TEXT_CHARS", "TelegramConfig", "TelegramNotifier", "build_payload"]
 
@@ -75,18 +75,10 @@ def _description(response: httpx.Response) -> str | None:
     return str(body.get("description", "")) if isinstance(body, dict) else None
 
 
-class TelegramNotifier:
+class TelegramNotifier(HttpNotifier):
     type: ClassVar[str] = "telegram"
     Config: ClassVar[type[TelegramConfig]] = TelegramConfig
     rate_limit: ClassVar[RateLimit | None] = RateLimit(count=20, per=60)  # per group chat
-
-    def __init__(
-        self, name: str, config: TelegramConfig, client: httpx.AsyncClient, render: RenderSettings
-    ) -> None:
-        self.name = name
-        self.config = config
-        self._client = client
-        self._render = render
 
     async def send(self, message: Message) -> None:
         token = self.config.token.get_secret_value()
@@ -105,6 +97,3 @@ class TelegramNotifier:
             detail=_description(response),
             secrets=(token,),
         )
-
-    async def aclose(self) -> None:
-        """Nothing to release: the HTTP client is shared and owned by the app."""

@@ -100,12 +100,10 @@ def raise_for_answer(
     raise Rejected(channel, message)
 
 
-class WebhookUrlNotifier:
-    """Base of the chat channels configured by one secret incoming-webhook URL (Slack, Teams,
-    Mattermost, Discord): POST the channel's JSON payload, map the answer."""
+class HttpNotifier:
+    """Base of the channels that call an HTTP API through the app's shared client."""
 
     type: ClassVar[str]
-    Config: ClassVar[type[WebhookUrlConfig]]
     rate_limit: ClassVar[RateLimit | None] = None
 
     def __init__(
@@ -115,6 +113,16 @@ class WebhookUrlNotifier:
         self.config = config
         self._client = client
         self._render = render
+
+    async def aclose(self) -> None:
+        """Nothing to release: the HTTP client is shared and owned by the app."""
+
+
+class WebhookUrlNotifier(HttpNotifier):
+    """Base of the chat channels configured by one secret incoming-webhook URL (Slack, Teams,
+    Mattermost, Discord): POST the channel's JSON payload, map the answer."""
+
+    Config: ClassVar[type[WebhookUrlConfig]]
 
     def payload(self, message: Message) -> dict[str, Any]:
         raise NotImplementedError
@@ -130,6 +138,3 @@ class WebhookUrlNotifier:
         )
         after = self.retry_after(response) if response.status_code == 429 else None
         raise_for_answer(self.name, response, after=after, secrets=(url,))
-
-    async def aclose(self) -> None:
-        """Nothing to release: the HTTP client is shared and owned by the app."""

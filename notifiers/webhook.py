@@ -10,12 +10,11 @@ import hmac
 import json
 from typing import Any, ClassVar, Literal
 
-import httpx
 from pydantic import SecretStr, field_validator
 
-from notifiers.base import ChannelConfig, Message, RateLimit, RenderSettings, http_url
+from notifiers.base import ChannelConfig, Message, RateLimit, http_url
 from notifiers.render import alert_payload
-from notifiers.transport import raise_for_answer, request
+from notifiers.transport import HttpNotifier, raise_for_answer, request
 
 __all__ = [
     "SIGNATURE_HEADER",
@@ -67,17 +66,10 @@ def build_request(message: Message, secret: str | None) -> tuple[bytes, dict[str
     return body, headers
 
 
-class WebhookNotifier:
+class WebhookNotifier(HttpNotifier):
     type: ClassVar[str] = "webhook"
     Config: ClassVar[type[WebhookConfig]] = WebhookConfig
     rate_limit: ClassVar[RateLimit | None] = None
-
-    def __init__(
-        self, name: str, config: WebhookConfig, client: httpx.AsyncClient, render: RenderSettings
-    ) -> None:
-        self.name = name
-        self.config = config
-        self._client = client
 
     async def send(self, message: Message) -> None:
         secret = self.config.secret.get_secret_value() if self.config.secret else None
@@ -86,6 +78,3 @@ class WebhookNotifier:
             self._client, self.name, "POST", self.config.url, content=body, headers=headers
         )
         raise_for_answer(self.name, response)
-
-    async def aclose(self) -> None:
-        """Nothing to release: the HTTP client is shared and owned by the app."""
