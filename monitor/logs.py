@@ -39,6 +39,7 @@ def setup_logging(fmt: str = "text", level: int = logging.INFO) -> None:
         )
     root = logging.getLogger()
     root.handlers[:] = [handler]
+    logging.captureWarnings(True)  # library warnings become log events, JSON like the rest
     root.setLevel(level)
     for noisy in ("httpx", "httpcore", "apscheduler", "hpack", "aiosmtplib", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

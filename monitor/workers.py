@@ -17,6 +17,7 @@ import multiprocessing
 import multiprocessing.connection
 import os
 import resource
+import signal
 import subprocess
 import sys
 import threading
@@ -81,6 +82,9 @@ def serve_fds(read_fd: int, write_fd: int) -> None:
     """Child main loop: receive a job, parse it under the memory cap, send the outcome."""
     from monitor.parse import parse_bytes
 
+    # The parent decides when a worker ends: Ctrl-C in a terminal reaches the whole process
+    # group, and a worker must not print a KeyboardInterrupt traceback over the daemon's logs.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     receiver = multiprocessing.connection.Connection(read_fd, writable=False)
     sender = multiprocessing.connection.Connection(write_fd, readable=False)
     refused = install_io_guard()
@@ -117,7 +121,10 @@ def serve_fds(read_fd: int, write_fd: int) -> None:
             # The parser tried to touch a file or the network: its output cannot be trusted.
             outcome = ("error", "io-refused", "; ".join(refused)[:300])
             refused.clear()
-        sender.send((*outcome[:1], recycle, *outcome[1:]))
+        try:
+            sender.send((*outcome[:1], recycle, *outcome[1:]))
+        except OSError:  # the parent is gone (killed, or shut the pool): end quietly
+            return
 
 
 class _Worker:

@@ -282,7 +282,10 @@ routes:
         )
         for log in logs[:2]:
             for line in log.read_text(encoding="utf-8").splitlines():
-                event = json.loads(line)  # JSON logs: one event per line
+                try:
+                    event = json.loads(line)  # JSON logs: one event per line
+                except json.JSONDecodeError:
+                    raise AssertionError(f"{log.name}: not a JSON log line: {line!r}") from None
                 assert {"ts", "level", "msg"} <= set(event)
 
 
