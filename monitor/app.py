@@ -229,10 +229,16 @@ class App:
         async with self._slots:
             try:
                 outcome = await self.pipeline.poll_feed(feed)
-            except Exception as exc:  # one feed's bug must never stop the others
+            except Exception as exc:  # one feed's bug, or the database, must not stop the rest
                 log.exception("pipeline: %s: unexpected error", feed.url, extra={"feed": feed.name})
-                with self.sessions.begin() as session:
-                    feed_repo.release(session, [feed.id], self.owner)
+                try:
+                    await asyncio.to_thread(self._release, feed.id)
+                except Exception:  # database down or locked: the lease expires by itself
+                    log.warning(
+                        "pipeline: %s: lease not released; it expires in %s",
+                        feed.url,
+                        self.settings.polling.lease,
+                    )
                 outcome = PollOutcome(
                     feed.id,
                     feed.name,
@@ -243,6 +249,10 @@ class App:
                 )
             METRICS.record_poll(outcome)
             return outcome
+
+    def _release(self, feed_id: int) -> None:
+        with self.sessions.begin() as session:
+            feed_repo.release(session, [feed_id], self.owner)
 
     async def poll_cycle(self, *, due_only: bool = True) -> CycleReport:
         """Poll every claimable feed once (every enabled feed with due_only=False)."""

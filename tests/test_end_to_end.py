@@ -249,3 +249,29 @@ def test_one_alert_per_story_across_outlets_and_optional_updates(
         assert summary["deliveries_sent"] == 1
     else:
         assert len(lines) == 1 and summary["deliveries_sent"] == 0
+
+
+def test_a_locked_database_is_waited_for_not_fatal(
+    setup,
+    capsys: pytest.CaptureFixture[str],  # type: ignore[no-untyped-def]
+) -> None:
+    """Another process holds the SQLite write lock for 2 s (a backup, an admin's sqlite3):
+    the poll waits for it (busy timeout, BEGIN IMMEDIATE) and stores everything."""
+    import sqlite3
+    import threading
+    import time
+
+    config, tmp = setup
+    run_once(config, capsys)  # create the database
+    holder = sqlite3.connect(
+        tmp / "data" / "rasd.db", isolation_level=None, timeout=5, check_same_thread=False
+    )
+    holder.execute("BEGIN EXCLUSIVE")
+    threading.Timer(2.0, lambda: holder.execute("ROLLBACK")).start()
+    started = time.monotonic()
+    code = main(["--config", str(config), "once", "--json"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert time.monotonic() - started >= 1.5  # it really waited for the lock
+    assert json.loads(out.strip().splitlines()[-1])["feeds_polled"] == 4
+    holder.close()
