@@ -284,25 +284,13 @@ class App:
         from storage import deliveries as delivery_repo
 
         now = utcnow()
-        thresholds = {
-            f.url: f.health_threshold for f in self.settings.feeds if f.health_threshold is not None
-        }
+        thresholds = self.settings.health_thresholds()
         default = self.settings.polling.health_threshold
         raised = 0
         with self.sessions.begin() as session:
             for row in feed_repo.list_feeds(session):
                 problem = health_problem(
-                    FeedHealth(
-                        enabled=row.enabled,
-                        consecutive_errors=row.consecutive_errors,
-                        last_error=row.last_error,
-                        last_success_at=row.last_success_at,
-                        last_new_item_at=row.last_new_item_at,
-                        created_at=row.created_at,
-                        health_alerted_at=row.health_alerted_at,
-                    ),
-                    now,
-                    thresholds.get(row.source_url, default),
+                    FeedHealth.of(row), now, thresholds.get(row.source_url, default)
                 )
                 if problem is None:
                     continue

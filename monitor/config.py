@@ -263,6 +263,10 @@ class Settings(_Model):
 
     _window = field_validator("story_window", mode="before")(lambda v: parse_duration(v))
 
+    def health_thresholds(self) -> dict[str, timedelta]:
+        """Feed URL (as configured) → its own health threshold, where it has one."""
+        return {f.url: f.health_threshold for f in self.feeds if f.health_threshold is not None}
+
     def resolve(self, path: Path) -> Path:
         """Relative paths in the config are relative to the working directory."""
         return path if path.is_absolute() else Path.cwd() / path

@@ -67,18 +67,20 @@ METRICS = Metrics()
 def render_metrics(app: App) -> bytes:
     from datetime import UTC, datetime
 
-    from monitor.status import feed_status
+    from monitor.health import UNHEALTHY, FeedHealth, feed_state
     from storage import deliveries as delivery_repo
     from storage import feeds as feed_repo
 
     now = datetime.now(UTC)
+    thresholds = app.settings.health_thresholds()
+    default = app.settings.polling.health_threshold
     METRICS.rules_active.set(app.rules.matcher.rule_count)
     try:
         with app.sessions.begin() as session:
             counts = delivery_repo.count_by_status(session)
             unhealthy = sum(
-                feed_status(row, now, app.settings.polling.health_threshold)
-                in ("failing", "silent", "gone")
+                feed_state(FeedHealth.of(row), now, thresholds.get(row.source_url, default))
+                in UNHEALTHY
                 for row in feed_repo.list_feeds(session)
             )
     except Exception:  # database down: still serve the counters, /readyz tells why

@@ -8,6 +8,7 @@ from typing import Any
 
 from monitor.config import Settings
 from monitor.domain import Alert, TermHit
+from monitor.health import UNHEALTHY, FeedHealth, feed_state
 from storage import alerts as alert_repo
 from storage import deliveries as delivery_repo
 from storage import feeds as feed_repo
@@ -16,20 +17,9 @@ from storage.db import open_sessions
 __all__ = ["feed_table", "list_alert_rows", "retry_delivery", "send_test", "status_text"]
 
 
-def feed_status(row: Any, now: datetime, threshold: timedelta) -> str:
-    if not row.enabled:
-        return "gone" if row.disabled_reason else "disabled"
-    if row.consecutive_errors:
-        return "failing"
-    if row.last_success_at is None:
-        return "new"
-    if row.last_new_item_at and now - row.last_new_item_at > threshold:
-        return "silent"
-    return "ok"
-
-
 def feed_table(settings: Settings) -> list[dict[str, Any]]:
     now = datetime.now(UTC)
+    thresholds = settings.health_thresholds()
     with open_sessions(settings.database).begin() as session:
         out = []
         for row in feed_repo.list_feeds(session):
@@ -39,7 +29,11 @@ def feed_table(settings: Settings) -> list[dict[str, Any]]:
                     "id": row.id,
                     "name": row.name,
                     "url": row.url,
-                    "status": feed_status(row, now, settings.polling.health_threshold),
+                    "status": feed_state(
+                        FeedHealth.of(row),
+                        now,
+                        thresholds.get(row.source_url, settings.polling.health_threshold),
+                    ),
                     "errors": row.consecutive_errors,
                     "last_error": row.last_error,
                     "last_error_at": row.last_error_at.isoformat() if row.last_error_at else None,
@@ -180,7 +174,7 @@ def status_text(settings: Settings) -> str:
     lines.append("deliveries:" + ("" if outbox else " none"))
     for channel, states in sorted(outbox.items()):
         lines.append(f"  {channel}: " + ", ".join(f"{n} {s}" for s, n in sorted(states.items())))
-    failing = [f for f in feeds if f["status"] in ("failing", "silent", "gone")]
+    failing = [f for f in feeds if f["status"] in (*UNHEALTHY, "erroring")]
     for feed in failing[:20]:
         lines.append(f"  {feed['status']}: {feed['name']}: {feed['last_error'] or ''}")
     return "\n".join(lines)

@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from monitor.health import FeedHealth, health_problem
+from monitor.health import FeedHealth, feed_state, health_problem
 
 NOW = datetime(2025, 11, 11, 12, tzinfo=UTC)
 DAY = timedelta(hours=24)
@@ -60,3 +60,20 @@ def feed(**kw: object) -> FeedHealth:
 )
 def test_health_problem(state: dict[str, object], expected: str | None) -> None:
     assert health_problem(feed(**state), NOW, DAY) == expected
+
+
+@pytest.mark.parametrize(
+    ("state", "expected"),
+    [
+        ({}, "ok"),
+        ({"consecutive_errors": 1, "last_success_at": NOW - timedelta(hours=2)}, "erroring"),
+        ({"consecutive_errors": 9, "last_success_at": NOW - timedelta(hours=30)}, "failing"),
+        ({"last_success_at": None, "last_new_item_at": None}, "new"),
+        ({"last_new_item_at": NOW - timedelta(days=3)}, "silent"),
+        ({"enabled": False}, "disabled"),
+        ({"enabled": False, "disabled_reason": "HTTP 410 Gone"}, "gone"),
+    ],
+)
+def test_feed_state_is_the_one_classification(state: dict[str, object], expected: str) -> None:
+    """The same states drive `rasd feeds list`, the unhealthy metric and the ops alert."""
+    assert feed_state(feed(**state), NOW, DAY) == expected
