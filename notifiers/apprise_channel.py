@@ -14,9 +14,7 @@ from pydantic import SecretStr, field_validator
 
 from monitor.errors import Rejected, RetryLater
 from notifiers.base import ChannelConfig, Message, RateLimit, RenderSettings
-from notifiers.compose import chat_text, heading
-from notifiers.limits import MARKDOWN_ATOMS, truncate_text
-from notifiers.render import MARKDOWN
+from notifiers.compose import heading, markdown_text
 
 __all__ = ["AppriseConfig", "AppriseNotifier", "build_body"]
 
@@ -37,15 +35,7 @@ class AppriseConfig(ChannelConfig):
 
 def build_body(message: Message, render: RenderSettings) -> tuple[str, str]:
     """(title, markdown body) of the notification."""
-    body = chat_text(
-        message,
-        MARKDOWN,
-        render,
-        "markdown_alert.txt",
-        limit=MAX_BODY_CHARS,
-        truncate=lambda t, n: truncate_text(t, n, atoms=MARKDOWN_ATOMS),
-        bold=lambda t: f"**{t}**",
-    )
+    body = markdown_text(message, render, limit=MAX_BODY_CHARS)
     first = message.alerts[0]
     title = heading(message) or f"[{first.severity.upper()}] {first.rule_title}"
     return title, body

@@ -8,11 +8,11 @@ from collections.abc import Callable, Sequence
 
 from monitor.domain import Alert
 from notifiers.base import Message, RenderSettings
-from notifiers.limits import Block, Measure, Truncate, fit_blocks
-from notifiers.render import AlertView, Flavor, group_by_topic, view
+from notifiers.limits import MARKDOWN_ATOMS, Block, Measure, Truncate, fit_blocks, truncate_text
+from notifiers.render import MARKDOWN, AlertView, Flavor, group_by_topic, view
 from notifiers.templating import render_template
 
-__all__ = ["alert_blocks", "chat_text", "grouped_views", "heading", "more_text"]
+__all__ = ["alert_blocks", "chat_text", "grouped_views", "heading", "markdown_text", "more_text"]
 
 
 def heading(message: Message) -> str | None:
@@ -87,4 +87,19 @@ def chat_text(
         already_left_out=message.more_count,
         truncate=truncate,
         measure=measure,
+    )
+
+
+def markdown_text(
+    message: Message, settings: RenderSettings, *, limit: int, flavor: Flavor = MARKDOWN
+) -> str:
+    """The message as Markdown (Mattermost, Discord, Apprise): `**bold**` hits, escaped text."""
+    return chat_text(
+        message,
+        flavor,
+        settings,
+        "markdown_alert.txt",
+        limit=limit,
+        truncate=lambda t, n: truncate_text(t, n, atoms=MARKDOWN_ATOMS),
+        bold=lambda t: f"**{t}**",
     )

@@ -8,8 +8,7 @@ from typing import Any, ClassVar, Literal
 import httpx
 
 from notifiers.base import Message, RateLimit, RenderSettings, WebhookUrlConfig
-from notifiers.compose import chat_text
-from notifiers.limits import MARKDOWN_ATOMS, truncate_text
+from notifiers.compose import markdown_text
 from notifiers.render import DISCORD
 from notifiers.transport import WebhookUrlNotifier, clamp_after
 
@@ -23,15 +22,7 @@ class DiscordConfig(WebhookUrlConfig):
 
 
 def build_payload(message: Message, render: RenderSettings) -> dict[str, Any]:
-    content = chat_text(
-        message,
-        DISCORD,
-        render,
-        "markdown_alert.txt",
-        limit=MAX_CONTENT_CHARS,
-        truncate=lambda t, n: truncate_text(t, n, atoms=MARKDOWN_ATOMS),
-        bold=lambda t: f"**{t}**",
-    )
+    content = markdown_text(message, render, limit=MAX_CONTENT_CHARS, flavor=DISCORD)
     return {"content": content, "allowed_mentions": {"parse": []}}
 
 

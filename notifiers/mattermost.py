@@ -5,9 +5,7 @@ from __future__ import annotations
 from typing import Any, ClassVar, Literal
 
 from notifiers.base import Message, RateLimit, RenderSettings, WebhookUrlConfig
-from notifiers.compose import chat_text
-from notifiers.limits import MARKDOWN_ATOMS, truncate_text
-from notifiers.render import MARKDOWN
+from notifiers.compose import markdown_text
 from notifiers.transport import WebhookUrlNotifier
 
 __all__ = ["MAX_TEXT_CHARS", "MattermostConfig", "MattermostNotifier", "build_payload"]
@@ -20,15 +18,7 @@ class MattermostConfig(WebhookUrlConfig):
 
 
 def build_payload(message: Message, render: RenderSettings) -> dict[str, Any]:
-    text = chat_text(
-        message,
-        MARKDOWN,
-        render,
-        "markdown_alert.txt",
-        limit=MAX_TEXT_CHARS,
-        truncate=lambda t, n: truncate_text(t, n, atoms=MARKDOWN_ATOMS),
-        bold=lambda t: f"**{t}**",
-    )
+    text = markdown_text(message, render, limit=MAX_TEXT_CHARS)
     return {"text": text}
 
 
