@@ -17,6 +17,7 @@ __all__ = [
     "Match",
     "ParsedFeed",
     "TermHit",
+    "matched_words",
     "severity_rank",
 ]
 
@@ -111,6 +112,12 @@ class TermHit:
     text: str  # the original characters that matched
 
 
+def matched_words(hits: tuple[TermHit, ...]) -> tuple[str, ...]:
+    """Distinct original words that matched, title first, in order of appearance."""
+    ordered = sorted(hits, key=lambda h: (h.field != "title", h.start))
+    return tuple(dict.fromkeys(hit.text for hit in ordered))
+
+
 @dataclass(frozen=True, slots=True)
 class Match:
     rule_id: str
@@ -122,11 +129,7 @@ class Match:
 
     @property
     def matched_terms(self) -> tuple[str, ...]:
-        """Distinct original words that matched, in order of appearance."""
-        seen: dict[str, None] = {}
-        for hit in sorted(self.hits, key=lambda h: (h.field != "title", h.start)):
-            seen.setdefault(hit.text, None)
-        return tuple(seen)
+        return matched_words(self.hits)
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,7 +156,4 @@ class Alert:
 
     @property
     def matched_terms(self) -> tuple[str, ...]:
-        seen: dict[str, None] = {}
-        for hit in sorted(self.hits, key=lambda h: (h.field != "title", h.start)):
-            seen.setdefault(hit.text, None)
-        return tuple(seen)
+        return matched_words(self.hits)
