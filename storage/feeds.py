@@ -109,11 +109,13 @@ def sync_feeds(session: Session, specs: Sequence[FeedSpec], now: datetime) -> Sy
             if row.disabled_reason is None:
                 row.enabled = spec.enabled
             updated += 1
+    removed = 0
     for row in rows.values():
-        if row.origin == "config" and row.in_config:
+        if row.origin == "config" and row.in_config:  # left rasd.yaml just now
             row.in_config = False
             row.enabled = False
-    return SyncReport(added, updated, sum(1 for r in rows.values() if r.origin == "config"))
+            removed += 1
+    return SyncReport(added, updated, removed)
 
 
 def add_feed(
