@@ -267,10 +267,6 @@ class Settings(_Model):
         """Feed URL (as configured) → its own health threshold, where it has one."""
         return {f.url: f.health_threshold for f in self.feeds if f.health_threshold is not None}
 
-    def resolve(self, path: Path) -> Path:
-        """Relative paths in the config are relative to the working directory."""
-        return path if path.is_absolute() else Path.cwd() / path
-
 
 # --- loading with line numbers ------------------------------------------------------------
 

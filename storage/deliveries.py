@@ -20,11 +20,11 @@ __all__ = [
     "add_update_deliveries",
     "claim_channel",
     "count_by_status",
-    "get_delivery",
     "list_deliveries",
     "mark_failed",
     "mark_sent",
     "pending_channels",
+    "release_leases",
     "requeue",
     "sent_since",
 ]
@@ -246,11 +246,6 @@ def requeue(session: Session, delivery_id: int, now: datetime) -> bool:
     row.status, row.next_attempt_at, row.attempts = "pending", now, 0
     row.lease_until = row.lease_owner = None
     return True
-
-
-def get_delivery(session: Session, delivery_id: int) -> DeliveryView | None:
-    row = session.get(DeliveryRow, delivery_id)
-    return _view(row) if row else None
 
 
 def list_deliveries(
