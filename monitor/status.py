@@ -6,6 +6,8 @@ import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy.orm import Session, sessionmaker
+
 from monitor.config import Settings
 from monitor.domain import Alert, TermHit
 from monitor.health import UNHEALTHY, FeedHealth, feed_state
@@ -17,10 +19,12 @@ from storage.db import open_sessions
 __all__ = ["feed_table", "list_alert_rows", "retry_delivery", "send_test", "status_text"]
 
 
-def feed_table(settings: Settings) -> list[dict[str, Any]]:
+def feed_table(
+    settings: Settings, sessions: sessionmaker[Session] | None = None
+) -> list[dict[str, Any]]:
     now = datetime.now(UTC)
     thresholds = settings.health_thresholds()
-    with open_sessions(settings.database).begin() as session:
+    with (sessions or open_sessions(settings.database)).begin() as session:
         out = []
         for row in feed_repo.list_feeds(session):
             week = feed_repo.items_since(session, row.id, now - timedelta(days=7))
@@ -153,11 +157,12 @@ async def send_test(settings: Settings, channel: str) -> int:
 def status_text(settings: Settings) -> str:
     from monitor.rulebook import RuleBook
 
-    feeds = feed_table(settings)
+    sessions = open_sessions(settings.database)
+    feeds = feed_table(settings, sessions)
     counts: dict[str, int] = {}
     for feed in feeds:
         counts[feed["status"]] = counts.get(feed["status"], 0) + 1
-    with open_sessions(settings.database).begin() as session:
+    with sessions.begin() as session:
         by_status = delivery_repo.count_by_status(session)
     book = RuleBook(settings.rules_dir)
     book.reload_if_changed()
