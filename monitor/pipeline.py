@@ -28,6 +28,7 @@ from storage import alerts as alert_repo
 from storage import deliveries as delivery_repo
 from storage import feeds as feed_repo
 from storage import items as item_repo
+from storage.db import reader_of
 from storage.models import MatchRow
 from storage.upsert import insert_ignore
 
@@ -108,6 +109,7 @@ class Pipeline:
         rng: random.Random | None = None,
     ) -> None:
         self._sessions = sessions
+        self._read_sessions = reader_of(sessions)
         self._fetcher = fetcher
         self._matcher = matcher
         self._routes = routes
@@ -165,7 +167,7 @@ class Pipeline:
     # --- pure-ish steps -----------------------------------------------------------------
 
     def _unseen(self, feed: FeedState, parsed: ParsedFeed) -> list[Item]:
-        with self._sessions.begin() as session:
+        with self._read_sessions.begin() as session:
             known = item_repo.known_guids(session, feed.id, [i.guid for i in parsed.items])
         return [item for item in parsed.items if item.guid not in known]
 

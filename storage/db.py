@@ -17,9 +17,13 @@ __all__ = [
     "lock_startup",
     "make_sessionmaker",
     "open_sessions",
+    "reader_of",
 ]
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# Execution option of sessions that only read: on SQLite they BEGIN DEFERRED, so in WAL mode
+# they neither wait for nor hold up the one writer.
+READ_ONLY = "rasd_read_only"
 _PG_STARTUP_LOCK = 0x52415345
 
 
@@ -59,7 +63,8 @@ def _sqlite_pragmas(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        read_only = connection.get_execution_options().get(READ_ONLY, False)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def lock_startup(session: Session) -> None:
@@ -71,6 +76,13 @@ def lock_startup(session: Session) -> None:
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def reader_of(sessions: sessionmaker[Session]) -> sessionmaker[Session]:
+    """Sessions on the same engine as `sessions` for transactions that only read."""
+    return sessionmaker(
+        sessions.kw["bind"], expire_on_commit=False, execution_options={READ_ONLY: True}
+    )
 
 
 def ensure_schema(engine: Engine) -> None:

@@ -217,3 +217,26 @@ def test_outbox_order_head_of_line_and_dead(db_url: str) -> None:
         assert [d.id for d in dead] == [claimed[0].id]
         assert delivery_repo.requeue(s, claimed[0].id, NOW)
         assert delivery_repo.list_deliveries(s, status="dead") == []
+
+
+def test_reader_sessions_do_not_wait_for_the_writer(tmp_path: object) -> None:
+    """A read-only session (BEGIN DEFERRED) sees committed data while a writer holds the
+    SQLite write lock, instead of queueing behind it as BEGIN IMMEDIATE would."""
+    from pathlib import Path
+
+    from storage.db import SQLITE_BUSY_TIMEOUT_MS, reader_of
+
+    assert SQLITE_BUSY_TIMEOUT_MS >= 1000
+    sessions = sessions_for(f"sqlite:///{Path(str(tmp_path)) / 'r.db'}")
+    with sessions.begin() as s:
+        feed_repo.sync_feeds(s, [feed()], NOW)
+    readers = reader_of(sessions)
+    with sessions.begin() as writer:
+        feed_repo.sync_feeds(writer, [feed(name="renamed, not committed")], NOW)
+        writer.flush()
+        started = datetime.now(UTC)
+        with readers.begin() as reader:
+            names = [row.name for row in feed_repo.list_feeds(reader)]
+        waited = datetime.now(UTC) - started
+    assert names == ["A"]
+    assert waited < timedelta(seconds=1)
