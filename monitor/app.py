@@ -24,6 +24,7 @@ from monitor.metrics import METRICS
 from monitor.parse import ParseLimits
 from monitor.pipeline import Pipeline, PipelineSettings, PollOutcome, utcnow
 from monitor.rulebook import RuleBook
+from monitor.workers import ParsePool
 from notifiers.base import Notifier, RenderSettings
 from notifiers.dispatcher import Dispatcher, DispatchReport
 from notifiers.registry import build_notifier
@@ -81,9 +82,15 @@ class App:
     """`async with App(settings) as app:` opens everything; leaving closes it."""
 
     def __init__(
-        self, settings: Settings, *, owner: str | None = None, migrate: bool = False
+        self,
+        settings: Settings,
+        *,
+        owner: str | None = None,
+        migrate: bool = False,
+        pool: ParsePool | None = None,
     ) -> None:
         self.settings = settings
+        self.pool = pool  # parse and match workers; None: the process-wide pool
         self.migrate = migrate  # run pending migrations instead of refusing to start
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}"
         self.engine: Engine
@@ -144,6 +151,8 @@ class App:
             sessions=self.sessions,
             fetcher=fetcher,
             matcher=self.rules.current,
+            rules=self.rules.snapshot,
+            pool=self.pool,
             routes=s.routes,
             stories=self.stories,
             proxy_clients=clients_by_feed,

@@ -10,19 +10,21 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
 
 import httpx
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor import backoff
 from monitor.alerting import AlertCandidate, combine_matches, needs_alert
-from monitor.dedup import Fingerprint, StoryIndex, canonical_url, fingerprint
-from monitor.domain import Document, FeedState, FetchResult, Item, Match, ParsedFeed
+from monitor.analysis import Analysed, FeedContext, MatcherLike, analyse_items, join
+from monitor.dedup import StoryIndex
+from monitor.domain import FeedState, FetchResult, Item, Match, ParsedFeed
 from monitor.errors import FetchError, ParseError
 from monitor.fetch import Fetcher
 from monitor.metrics import METRICS
 from monitor.parse import ParseLimits, parse_feed
+from monitor.rules import RuleSet
+from monitor.workers import ParsePool, default_pool
 from notifiers.routes import RouteLike, in_quiet_hours, quiet_hours_end, route_alert
 from storage import alerts as alert_repo
 from storage import deliveries as delivery_repo
@@ -35,9 +37,6 @@ from storage.upsert import insert_ignore
 __all__ = ["Analysed", "Filed", "Pipeline", "PipelineSettings", "PollOutcome", "utcnow"]
 
 log = logging.getLogger("rasd.pipeline")
-
-# Vocabularies whose names start so are entities for story grouping (rules/entities.yaml).
-ENTITY_PREFIXES = ("place_", "actor_", "thing_")
 
 
 def utcnow() -> datetime:
@@ -72,26 +71,11 @@ class PipelineSettings:
     feed_intervals: dict[int, timedelta] = field(default_factory=dict)  # feed id → configured
 
 
-class MatcherLike(Protocol):
-    """What the pipeline needs from the rule engine (monitor.match.Matcher)."""
-
-    def match_with_vocabularies(self, doc: Document) -> tuple[list[Match], dict[str, set[str]]]: ...
-
-
 @dataclass(frozen=True, slots=True)
 class Filed:
     story_id: int | None
     alert_id: int | None  # a new alert was raised
     rule_id: str | None
-
-
-@dataclass(slots=True)
-class Analysed:
-    item: Item
-    matches: list[Match]
-    entities: tuple[str, ...]
-    canonical: str | None
-    fingerprint: Fingerprint | None  # None: no rule fired, the item joins no story
 
 
 class Pipeline:
@@ -105,6 +89,8 @@ class Pipeline:
         stories: StoryIndex,
         settings: PipelineSettings,
         proxy_clients: Mapping[int, httpx.AsyncClient] | None = None,
+        rules: Callable[[], tuple[int, RuleSet]] | None = None,
+        pool: ParsePool | None = None,
         clock: Callable[[], datetime] = utcnow,
         rng: random.Random | None = None,
     ) -> None:
@@ -112,6 +98,9 @@ class Pipeline:
         self._read_sessions = reader_of(sessions)
         self._fetcher = fetcher
         self._matcher = matcher
+        # With `rules` (version, rule set), new items are matched in the parse workers.
+        self._rules = rules
+        self._pool = pool
         self._routes = routes
         self._stories = stories
         self._proxy_clients = proxy_clients or {}  # feed id → client of its own proxy
@@ -139,6 +128,7 @@ class Pipeline:
                 lang_hint=feed.lang,
                 encoding=feed.encoding,
                 limits=self._settings.parse_limits,
+                pool=self._pool,
             )
         except ParseError as exc:
             return await asyncio.to_thread(self._record_error, feed, exc.reason, str(exc), None)
@@ -147,7 +137,7 @@ class Pipeline:
         # Only items this feed has not stored yet are matched: a re-poll of an unchanged feed
         # that sends no ETag costs one query, not a rescan of every item.
         fresh = await asyncio.to_thread(self._unseen, feed, parsed)
-        analysed = await asyncio.to_thread(self.analyse, feed, fresh)
+        analysed = await self._analyse_new(feed, fresh)
         # Story lookups and inserts are serialised so two feeds carrying one story at the same
         # moment still join one story in this process.
         async with self._story_lock:
@@ -172,30 +162,34 @@ class Pipeline:
         return [item for item in parsed.items if item.guid not in known]
 
     def analyse(self, feed: FeedState, items: list[Item]) -> list[Analysed]:
-        matcher = self._matcher()
-        out = []
-        for item in items:
-            doc = Document(
-                title=item.title,
-                summary=item.summary,
-                lang=item.lang or feed.lang,
-                feed=feed.name,
-                feed_tags=feed.tags,
-            )
-            matches, vocabularies = matcher.match_with_vocabularies(doc)
-            entities = tuple(sorted(n for n in vocabularies if n.startswith(ENTITY_PREFIXES)))
-            # Only items that fired a rule take part in stories: the rest never alert, and
-            # leaving them out keeps the story index and the writes small.
-            out.append(
-                Analysed(
-                    item,
-                    matches,
-                    entities,
-                    canonical_url(item.url) if item.url else None,
-                    fingerprint(item.title, item.summary) if matches else None,
+        """Match `items` in this process, with the current rules."""
+        return analyse_items(self._matcher(), _context(feed), items)
+
+    async def _analyse_new(self, feed: FeedState, items: list[Item]) -> list[Analysed]:
+        """Match new items in a parse worker (the other core); in this process if none can."""
+        if not items:
+            return []
+        if self._rules is not None:
+            try:
+                found = await (self._pool or default_pool()).analyse(
+                    items,
+                    _context(feed),
+                    rules=self._rules(),
+                    limits=self._settings.parse_limits,
+                    url=feed.url,
                 )
-            )
-        return out
+                return join(items, found)
+            except ParseError as exc:
+                log.warning(
+                    "rules: matching %d items of %s in a worker failed (%s: %s); "
+                    "matching them in the daemon instead",
+                    len(items),
+                    feed.name,
+                    exc.reason,
+                    exc.detail,
+                    extra={"feed": feed.name, "reason": exc.reason},
+                )
+        return await asyncio.to_thread(self.analyse, feed, items)
 
     def _next_poll(
         self, feed: FeedState, floor: timedelta | None, session: Session, now: datetime
@@ -452,6 +446,10 @@ class Pipeline:
                 delivery_repo.PlannedDelivery(target.channel, target.mode, target.route, due)
             )
         return planned
+
+
+def _context(feed: FeedState) -> FeedContext:
+    return FeedContext(feed.name, feed.lang, feed.tags)
 
 
 def _human(delta: timedelta) -> str:

@@ -90,7 +90,9 @@ def load_leniently(files: list[Path], last_good: dict[str, str] | None = None) -
 class RuleBook:
     def __init__(self, root: Path, *, on_error: Callable[[Problem], None] | None = None) -> None:
         self.root = root
-        self.matcher: Matcher = Matcher.compile(load_rules([]))
+        self.ruleset: RuleSet = load_rules([])
+        self.matcher: Matcher = Matcher.compile(self.ruleset)
+        self.version = 0  # bumped whenever a new rule set becomes active
         self.problems: tuple[Problem, ...] = ()
         self.loaded_files: tuple[str, ...] = ()
         self._signature: tuple[tuple[str, int, int], ...] | None = None
@@ -99,6 +101,10 @@ class RuleBook:
 
     def current(self) -> Matcher:
         return self.matcher
+
+    def snapshot(self) -> tuple[int, RuleSet]:
+        """The active rule set and its version, for processes that compile their own."""
+        return self.version, self.ruleset
 
     def reload_if_changed(self) -> bool:
         """Reload when a rule file changed; return True if a new rule set became active."""
@@ -124,6 +130,8 @@ class RuleBook:
             log.error("rules: no valid rule file; keeping the previous rule set")
             return False
         self.matcher = Matcher.compile(result.ruleset)
+        self.ruleset = result.ruleset
+        self.version += 1
         self._last_good.update(result.texts)
         self.loaded_files = tuple(str(f) for f in files if str(f) not in result.skipped_files)
         log.info(

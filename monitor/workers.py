@@ -1,4 +1,5 @@
-"""Worker processes for parsing: a wall-clock timeout, an address-space cap, no I/O.
+"""Worker processes for parsing and rule matching: a wall-clock timeout, an address-space
+cap, no I/O.
 
 feedparser is pure Python and can be driven into minutes of CPU or gigabytes of memory by
 one hostile feed, and a thread cannot be stopped. So each parse runs in a child process
@@ -6,6 +7,10 @@ one hostile feed, and a thread cannot be stopped. So each parse runs in a child 
 `RLIMIT_AS`; a worker that timed out, died or ran out of memory is replaced. Children also
 install an audit hook that refuses sockets, subprocesses and opening anything but Python
 modules, so a parser bug cannot turn into a file read or an outbound request.
+
+The same workers run the rules over a feed's new items (`analyse`), so that matching uses
+the machine's other core instead of competing with fetching and storing for the daemon's
+GIL. A worker compiles the rule set it is sent once and keeps it until the version changes.
 """
 
 from __future__ import annotations
@@ -23,12 +28,14 @@ import sys
 import threading
 import time
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from monitor.domain import ParsedFeed
+from monitor.analysis import FeedContext, Finding
+from monitor.domain import Item, ParsedFeed
 from monitor.errors import ParseError
+from monitor.rules import RuleSet
 
 __all__ = ["ParsePool", "default_pool", "install_io_guard"]
 
@@ -77,33 +84,68 @@ class _Job:
     encoding: str | None
     limits: Any  # ParseLimits; Any keeps this module free of a parse.py import cycle
 
+    def run(self, _rules: _WorkerRules) -> Any:
+        from monitor.parse import parse_bytes
+
+        return parse_bytes(
+            self.body, self.headers, self.url,
+            lang_hint=self.lang_hint, encoding=self.encoding, limits=self.limits,
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _AnalyseJob:
+    items: Sequence[Item]
+    feed: FeedContext
+    rules_version: int
+    ruleset: RuleSet | None  # sent only when the worker does not hold this version yet
+    limits: Any
+
+    def run(self, rules: _WorkerRules) -> list[Finding]:
+        from monitor.analysis import findings
+
+        return findings(rules.matcher_for(self.rules_version, self.ruleset), self.feed, self.items)
+
+
+class _WorkerRules:
+    """The compiled rule set a worker holds (one version at a time)."""
+
+    def __init__(self) -> None:
+        self.version: int | None = None
+        self.matcher: Any = None
+
+    def matcher_for(self, version: int, ruleset: RuleSet | None) -> Any:
+        if ruleset is not None:
+            from monitor.match import Matcher
+
+            self.version, self.matcher = version, Matcher.compile(ruleset)
+        if self.version != version:
+            raise RuntimeError(f"rule set version {version} was never sent to this worker")
+        return self.matcher
+
 
 def serve_fds(read_fd: int, write_fd: int) -> None:
-    """Child main loop: receive a job, parse it under the memory cap, send the outcome."""
-    from monitor.parse import parse_bytes
+    """Child main loop: receive a job, run it under the memory cap, send the outcome."""
 
     # The parent decides when a worker ends: Ctrl-C in a terminal reaches the whole process
     # group, and a worker must not print a KeyboardInterrupt traceback over the daemon's logs.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     receiver = multiprocessing.connection.Connection(read_fd, writable=False)
     sender = multiprocessing.connection.Connection(write_fd, readable=False)
+    import monitor.parse  # noqa: F401  (imported before the I/O guard is installed)
+
     refused = install_io_guard()
+    rules = _WorkerRules()
     _, hard = resource.getrlimit(resource.RLIMIT_AS)
     while True:
         try:
-            job: _Job = receiver.recv()
+            job: _Job | _AnalyseJob = receiver.recv()
         except (EOFError, OSError):
             return
         recycle = False
         try:
             resource.setrlimit(resource.RLIMIT_AS, (job.limits.memory_bytes, hard))
-            outcome: tuple[Any, ...] = (
-                "ok",
-                parse_bytes(
-                    job.body, job.headers, job.url,
-                    lang_hint=job.lang_hint, encoding=job.encoding, limits=job.limits,
-                ),
-            )  # fmt: skip
+            outcome: tuple[Any, ...] = ("ok", job.run(rules))
         except ParseError as exc:
             outcome = ("error", exc.reason, exc.detail)
         except MemoryError:
@@ -150,12 +192,13 @@ class _Worker:
         self.sender = multiprocessing.connection.Connection(to_child, readable=False)
         self.receiver = multiprocessing.connection.Connection(from_child, writable=False)
         self.jobs = 0
+        self.rules_version: int | None = None  # the rule set this worker holds
 
     @property
     def exitcode(self) -> int | None:
         return self.process.poll()
 
-    def call(self, job: _Job, deadline: float) -> tuple[Any, ...]:
+    def call(self, job: _Job | _AnalyseJob, deadline: float) -> tuple[Any, ...]:
         """Blocking round trip; runs in a thread. Raises TimeoutError or EOFError."""
         self.sender.send(job)
         if not self.receiver.poll(max(deadline - time.monotonic(), 0)):
@@ -197,16 +240,49 @@ class ParsePool:
         limits: Any,
     ) -> ParsedFeed:
         job = _Job(body, dict(headers), url, lang_hint, encoding, limits)
+        parsed: ParsedFeed = await self._run(url, limits, lambda _worker: job)
+        return parsed
+
+    async def analyse(
+        self,
+        items: Sequence[Item],
+        feed: FeedContext,
+        *,
+        rules: tuple[int, RuleSet],
+        limits: Any,
+        url: str,
+    ) -> list[Finding]:
+        """The findings of the current rules (`rules` = version, rule set) on `items`."""
+        version, ruleset = rules
+
+        def job_for(worker: _Worker) -> _AnalyseJob:
+            held = worker.rules_version == version
+            worker.rules_version = None  # unknown until this job succeeds
+            return _AnalyseJob(items, feed, version, None if held else ruleset, limits)
+
+        def on_success(worker: _Worker) -> None:
+            worker.rules_version = version
+
+        found: list[Finding] = await self._run(url, limits, job_for, on_success)
+        return found
+
+    async def _run(
+        self,
+        url: str,
+        limits: Any,
+        job_for: Callable[[_Worker], _Job | _AnalyseJob],
+        on_success: Callable[[_Worker], None] | None = None,
+    ) -> Any:
         budget = limits.timeout.total_seconds()
         # Waiting for a free worker is queueing, not this feed's fault: it has no deadline
         # (the caller's overall poll deadline still applies). FIFO, no busy polling.
         slots = self._slots()
         async with slots:
             worker = await self._checkout(url)
-            deadline = time.monotonic() + budget  # the parse itself
+            deadline = time.monotonic() + budget  # the job itself
             healthy = False
             try:
-                reply = await asyncio.to_thread(worker.call, job, deadline)
+                reply = await asyncio.to_thread(worker.call, job_for(worker), deadline)
                 healthy = True
             except TimeoutError as exc:
                 raise ParseError(
@@ -221,8 +297,9 @@ class ParsePool:
         if recycle:
             self._retire(worker)
         if status == "ok":
-            parsed: ParsedFeed = rest[0]
-            return parsed
+            if on_success is not None:
+                on_success(worker)
+            return rest[0]
         raise ParseError(url, rest[0], rest[1])
 
     def _slots(self) -> asyncio.Semaphore:

@@ -1,0 +1,121 @@
+"""Rule matching in the parse workers: same findings as in the daemon's process, the worker
+follows rule-set versions, and a worker that cannot match loses no item."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from monitor.analysis import FeedContext, Finding, findings
+from monitor.app import App
+from monitor.config import settings_from_text
+from monitor.domain import Item
+from monitor.errors import ParseError
+from monitor.match import Matcher
+from monitor.parse import ParseLimits, parse_bytes
+from monitor.rules import RuleSet, load_rules, parse_rule_text
+from monitor.workers import ParsePool
+from tests.feedserver import FeedServer
+
+ROOT = Path(__file__).resolve().parents[2]
+FEEDS = ROOT / "monitor" / "demo_data" / "feeds"
+RSS_HEADERS = {"content-type": "application/rss+xml; charset=utf-8"}
+
+
+def demo_items() -> list[Item]:
+    items: list[Item] = []
+    for name in ("seed-mali-russia-ar.xml", "revue-fr.xml"):
+        body = (FEEDS / name).read_bytes()
+        items.extend(parse_bytes(body, RSS_HEADERS, f"http://127.0.0.1/{name}").items)
+    return items
+
+
+def analyse_in(pool: ParsePool, items: Sequence[Item], rules: tuple[int, RuleSet]) -> Any:
+    return asyncio.run(
+        pool.analyse(
+            items, FeedContext("Demo", "ar"), rules=rules, limits=ParseLimits(), url="demo"
+        )
+    )
+
+
+def rule_ids(found: list[Finding]) -> list[set[str]]:
+    return [{m.rule_id for m in f.matches} for f in found]
+
+
+def test_worker_findings_equal_the_daemons_own() -> None:
+    items = demo_items()
+    ruleset = load_rules([ROOT / "rules"])
+    expected = findings(Matcher.compile(ruleset), FeedContext("Demo", "ar"), items)
+    assert any(f.matches for f in expected) and any(f.entities for f in expected)
+    pool = ParsePool(size=1)
+    try:
+        assert analyse_in(pool, items, (1, ruleset)) == expected
+        assert analyse_in(pool, items, (1, ruleset)) == expected  # rules kept, not resent
+    finally:
+        pool.close()
+
+
+def test_worker_follows_rule_set_versions() -> None:
+    gao = parse_rule_text(
+        "rules:\n  - {id: gao, title: Gao, tags: [t], match: {any: [Gao, غاو]}}\n", "a.yaml"
+    )
+    kidal = parse_rule_text(
+        "rules:\n  - {id: kidal, title: Kidal, tags: [t], match: {any: [Kidal, كيدال]}}\n",
+        "b.yaml",
+    )
+    items = [
+        Item(guid="1", title="Attaque à Gao", summary="", url=None, published=None, lang="fr"),
+        Item(guid="2", title="هجوم في كيدال", summary="", url=None, published=None, lang="ar"),
+    ]
+    pool = ParsePool(size=1)
+    try:
+        assert rule_ids(analyse_in(pool, items, (1, gao))) == [{"gao"}, set()]
+        assert rule_ids(analyse_in(pool, items, (2, kidal))) == [set(), {"kidal"}]
+        assert rule_ids(analyse_in(pool, items, (1, gao))) == [{"gao"}, set()]
+    finally:
+        pool.close()
+
+
+class WorkerCannotMatch(ParsePool):
+    """A real pool whose workers parse, but whose matching fails as a crashed worker's would."""
+
+    async def analyse(self, items: Sequence[Item], *args: Any, **kwargs: Any) -> list[Finding]:
+        self.failed = len(items)
+        raise ParseError("demo", "parse-crashed", "worker died (exit code -9)")
+
+
+def test_items_are_matched_in_the_daemon_when_the_worker_fails(
+    tmp_path: Path, feed_server: FeedServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    seed = feed_server.add("/seed.xml", (FEEDS / "seed-mali-russia-ar.xml").read_bytes())
+    text = f"""
+database: sqlite:///{tmp_path}/rasd.db
+rules_dir: {ROOT / "rules"}
+feeds:
+  - {{url: "{seed}", name: Seed, lang: ar}}
+channels:
+  file: {{type: jsonl, path: {tmp_path}/alerts.jsonl}}
+routes:
+  - channels: [file]
+"""
+    settings = settings_from_text(text, str(tmp_path / "rasd.yaml"))
+    pool = WorkerCannotMatch(size=1)
+
+    async def once() -> dict[str, int]:
+        async with App(settings, pool=pool) as app:
+            return (await app.once()).to_json()
+
+    try:
+        report = asyncio.run(once())
+    finally:
+        pool.close()
+    assert pool.failed == report["items_new"] > 0
+    assert report["alerts"] > 0
+    alerts = [json.loads(line) for line in (tmp_path / "alerts.jsonl").read_text().splitlines()]
+    assert {"security", "fuel", "russia"} <= {tag for a in alerts for tag in a["tags"]}
+    assert "matching them in the daemon instead" in caplog.text
