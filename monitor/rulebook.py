@@ -5,6 +5,7 @@ broken edit never silences every rule."""
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -87,12 +88,17 @@ def load_leniently(files: list[Path], last_good: dict[str, str] | None = None) -
                     skipped.append(name)
 
 
+# Rule-set versions are unique in the process: several RuleBooks (apps, tests, replays) share
+# the parse workers, which keep a compiled rule set by version.
+_VERSIONS = itertools.count(1)
+
+
 class RuleBook:
     def __init__(self, root: Path, *, on_error: Callable[[Problem], None] | None = None) -> None:
         self.root = root
         self.ruleset: RuleSet = load_rules([])
         self.matcher: Matcher = Matcher.compile(self.ruleset)
-        self.version = 0  # bumped whenever a new rule set becomes active
+        self.version = next(_VERSIONS)  # a new one whenever a new rule set becomes active
         self.problems: tuple[Problem, ...] = ()
         self.loaded_files: tuple[str, ...] = ()
         self._signature: tuple[tuple[str, int, int], ...] | None = None
@@ -131,7 +137,7 @@ class RuleBook:
             return False
         self.matcher = Matcher.compile(result.ruleset)
         self.ruleset = result.ruleset
-        self.version += 1
+        self.version = next(_VERSIONS)
         self._last_good.update(result.texts)
         self.loaded_files = tuple(str(f) for f in files if str(f) not in result.skipped_files)
         log.info(

@@ -119,3 +119,28 @@ routes:
     alerts = [json.loads(line) for line in (tmp_path / "alerts.jsonl").read_text().splitlines()]
     assert {"security", "fuel", "russia"} <= {tag for a in alerts for tag in a["tags"]}
     assert "matching them in the daemon instead" in caplog.text
+
+
+def test_rule_books_of_one_process_never_share_a_version(tmp_path: Path) -> None:
+    """Apps in one process share the workers, which keep a rule set by version."""
+    from monitor.rulebook import RuleBook
+
+    books = []
+    for name, place in (("a", "Gao"), ("b", "Kidal")):
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "r.yaml").write_text(
+            f"rules:\n  - {{id: {name}, title: T, tags: [t], match: {{any: [{place}]}}}}\n",
+            encoding="utf-8",
+        )
+        book = RuleBook(folder)
+        assert book.reload_if_changed()
+        books.append(book)
+    items = [Item(guid="1", title="Gao", summary="", url=None, published=None)]
+    pool = ParsePool(size=1)
+    try:
+        first, second = (analyse_in(pool, items, book.snapshot()) for book in books)
+    finally:
+        pool.close()
+    assert books[0].version != books[1].version
+    assert (rule_ids(first), rule_ids(second)) == ([{"a"}], [set()])
