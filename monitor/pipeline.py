@@ -32,7 +32,7 @@ from storage import feeds as feed_repo
 from storage import items as item_repo
 from storage.db import reader_of
 from storage.models import MatchRow
-from storage.upsert import insert_ignore
+from storage.upsert import insert_ignore_many
 
 __all__ = ["Analysed", "Filed", "Pipeline", "PipelineSettings", "PollOutcome", "utcnow"]
 
@@ -345,18 +345,20 @@ class Pipeline:
             return Filed(None, None, None)
         story_id, sources = self._join_story(session, feed, entry, now)
         item_repo.set_story(session, item_id, story_id)
-        for match in entry.matches:
-            insert_ignore(
-                session,
-                MatchRow.__table__,  # type: ignore[arg-type]
+        insert_ignore_many(
+            session,
+            MatchRow.__table__,  # type: ignore[arg-type]
+            [
                 {
                     "item_id": item_id,
                     "rule_id": match.rule_id,
                     "score": match.score,
                     "hits": alert_repo.hits_to_json(match.hits),
                     "created_at": now,
-                },
-            )
+                }
+                for match in entry.matches
+            ],
+        )
         candidate = combine_matches(entry.matches)
         if candidate is None or not needs_alert(
             candidate, alert_repo.story_alerts(session, story_id)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, exists, select, true
+from sqlalchemy import delete, exists, select, true, update
 from sqlalchemy.orm import Session
 
 from monitor.domain import Item
@@ -107,7 +107,7 @@ def add_items_unmatched(
 
 
 def set_story(session: Session, item_id: int, story_id: int) -> None:
-    session.get_one(ItemRow, item_id).story_id = story_id
+    session.execute(update(ItemRow).where(ItemRow.id == item_id).values(story_id=story_id))
 
 
 def iter_items(
