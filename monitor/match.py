@@ -38,7 +38,6 @@ from monitor.normalize import (
     ARABIC_ARTICLE,
     arabic_forms,
     chunk_words,
-    normalize_words,
     word_spans_at,
 )
 from monitor.rules import (
@@ -162,28 +161,59 @@ class _CompiledRule:
 class _Scan:
     """One document's occurrences, completed with regex terms only when needed."""
 
-    __slots__ = ("chunks", "doc", "mask_spans", "occ", "regex_done", "view", "words")
+    __slots__ = ("chunks", "doc", "mask_spans", "occ", "regex_done", "simple", "view", "words")
 
     def __init__(self, doc: Document) -> None:
         self.doc = doc
         self.occ: dict[int, list[Occurrence]] = {}
         self.chunks: list[list[str] | None] = [None, None]
-        self.words: list[list[str] | None] = [None, None]
+        self.words: list[list[str] | None] = [None, None]  # made on first use
+        self.simple = [True, True]  # every chunk of the field folds to exactly one word
         self.mask_spans: list[Occurrence] = []
         self.regex_done = False
         self.view: _View = _EMPTY_VIEW
 
+    def field_words(self, field: int) -> list[str]:
+        """The normalized words of a field (built from its chunks on first use)."""
+        words = self.words[field]
+        if words is None:
+            chunks = self.chunks[field]
+            if chunks is None:
+                text = self.doc.summary if field else self.doc.title
+                chunks = self.chunks[field] = text.split()
+            words = self.words[field] = list(chain.from_iterable(map(chunk_words, chunks)))
+        return words
 
-class _ChunkMemo(dict[str, bool]):
-    """Surface chunk of text → whether one of its words can start a term (bounded)."""
+
+# What a text word can start: (entry, rest words of a phrase, last word is a prefix).
+_Start = tuple[int, tuple[str, ...], bool]
+
+
+class _Folded:
+    """Memo value of a chunk that does not fold to exactly one word: what each word starts.
+
+    Always true, so that a scan meets every such chunk and counts its words."""
+
+    __slots__ = ("starts",)
+
+    def __init__(self, starts: tuple[tuple[_Start, ...], ...]) -> None:
+        self.starts = starts
+
+
+class _ChunkMemo(dict[str, "tuple[_Start, ...] | _Folded"]):
+    """Surface chunk of text → the terms its words can start (bounded).
+
+    A chunk that folds to one word maps to that word's starts, an empty tuple for most
+    chunks; any other chunk maps to a `_Folded`."""
 
     def __init__(self, matcher: Matcher) -> None:
         super().__init__()
         self.matcher = matcher
 
-    def __missing__(self, chunk: str) -> bool:
+    def __missing__(self, chunk: str) -> tuple[_Start, ...] | _Folded:
+        words = chunk_words(chunk)
         lookup = self.matcher._lookup
-        value = any(map(lookup, chunk_words(chunk)))
+        value = lookup(words[0]) if len(words) == 1 else _Folded(tuple(map(lookup, words)))
         if len(self) >= MAX_CACHED_WORDS:
             self.clear()
         self[chunk] = value
@@ -232,6 +262,9 @@ class Matcher:
         self._always: frozenset[int] = frozenset()
         self._global_masks: frozenset[int] = frozenset()
         self._vocab_entries: dict[int, list[tuple[str, str]]] = {}
+        self._vocab_entries_by_prefixes: dict[
+            tuple[str, ...] | None, tuple[dict[int, list[tuple[str, str]]], bool]
+        ] = {}  # memo of _vocab_entries_of
         self._cache: dict[str, tuple[tuple[int, tuple[str, ...], bool], ...]] = {}
         self._chunks = _ChunkMemo(self)
         self._last = threading.local()  # the scan of the last document, per thread
@@ -366,28 +399,9 @@ class Matcher:
         scan = _Scan(doc)
         occ = scan.occ
         seen: tuple[set[int], set[int]] = (set(), set())
-        chunk_hit = self._chunks.__getitem__
-        cache_get = self._cache.get
         for field, text in enumerate((doc.title, doc.summary)):
-            if not text:
-                continue
-            chunks = scan.chunks[field] = text.split()
-            if not any(map(chunk_hit, chunks)):
-                continue
-            words = scan.words[field] = list(chain.from_iterable(map(chunk_words, chunks)))
-            in_field = seen[field]
-            found = list(map(cache_get, words))
-            if None in found:
-                for i, hit in enumerate(found):
-                    if hit is None:
-                        found[i] = self._analyze(words[i])
-            for i in compress(range(len(found)), found):
-                for entry, rest, prefix in found[i]:  # type: ignore[union-attr]
-                    end = i + 1 + len(rest)
-                    if rest and not _rest_matches(words, i + 1, rest, prefix):
-                        continue
-                    occ.setdefault(entry, []).append((field, i, end))
-                    in_field.add(entry)
+            if text:
+                self._scan_field(scan, field, text, seen[field])
         if self._eager_regex:
             self._add_regexes(scan)
         elif occ:
@@ -400,6 +414,32 @@ class Matcher:
         self._last.scan = scan
         return scan
 
+    def _scan_field(self, scan: _Scan, field: int, text: str, in_field: set[int]) -> None:
+        """Add the occurrences in one field to `scan.occ` and their entries to `in_field`."""
+        occ = scan.occ
+        chunks = scan.chunks[field] = text.split()
+        found = list(map(self._chunks.__getitem__, chunks))
+        words: list[str] | None = None
+        shift = 0  # words minus chunks before the current chunk
+        for i in compress(range(len(found)), found):
+            starts = found[i]
+            if starts.__class__ is _Folded:
+                folded: tuple[tuple[_Start, ...], ...] = starts.starts  # type: ignore[union-attr]
+                at = [(i + shift + k, s) for k, s in enumerate(folded) if s]
+                shift += len(folded) - 1
+                scan.simple[field] = False
+            else:
+                at = [(i + shift, starts)]  # type: ignore[list-item]
+            for position, word_starts in at:
+                for entry, rest, prefix in word_starts:
+                    if rest:
+                        if words is None:
+                            words = scan.field_words(field)
+                        if not _rest_matches(words, position + 1, rest, prefix):
+                            continue
+                    occ.setdefault(entry, []).append((field, position, position + 1 + len(rest)))
+                    in_field.add(entry)
+
     def _add_regexes(self, scan: _Scan) -> None:
         """Complete `scan` with the occurrences of regex terms, then apply global masks."""
         if scan.regex_done:
@@ -407,8 +447,7 @@ class Matcher:
         found: dict[int, list[Occurrence]] = {}
         for field, text in enumerate((scan.doc.title, scan.doc.summary)):
             if text and self._regexes:
-                words = scan.words[field]
-                self._regex_occurrences(field, words or normalize_words(text), found)
+                self._regex_occurrences(field, scan.field_words(field), found)
         if found or (self._eager_regex and scan.occ):
             occ = {e: list(o) for e, o in scan.occ.items()}
             for entry, occurrences in found.items():
@@ -427,11 +466,13 @@ class Matcher:
         if not words:
             return
         text = " ".join(words)
-        starts = list(itertools.accumulate((len(w) + 1 for w in words[:-1]), initial=0))
+        starts: list[int] = []  # offset of each word in `text`, computed on the first match
         for entry, pattern in self._regexes:
             for found in pattern.finditer(text):
                 if found.end() == found.start():
                     continue
+                if not starts:
+                    starts = [0, *itertools.accumulate(len(w) + 1 for w in words[:-1])]
                 first = bisect.bisect_right(starts, found.start()) - 1
                 last = bisect.bisect_right(starts, found.end() - 1) - 1
                 if found.start() - starts[first] >= len(words[first]):
@@ -448,19 +489,48 @@ class Matcher:
         """Vocabulary name → the terms of it (as written) that occur in `doc`."""
         scan = self._scan(doc)
         self._add_regexes(scan)
-        return self._vocabulary_hits(scan.occ)
+        return self._vocabulary_hits(scan.occ, self._vocab_entries)
 
-    def match_with_vocabularies(self, doc: Document) -> tuple[list[Match], dict[str, set[str]]]:
-        """`match()` and `vocabulary_hits()` from one scan of the text."""
+    def match_with_vocabularies(
+        self, doc: Document, *, prefixes: tuple[str, ...] | None = None
+    ) -> tuple[list[Match], dict[str, set[str]]]:
+        """`match()` and `vocabulary_hits()` from one scan of the text.
+
+        With `prefixes`, only vocabularies whose name starts with one of them are reported,
+        and regex terms are searched only if a rule or one of those vocabularies needs them.
+        """
         scan = self._scan(doc)
         matches = self._match(scan)
-        self._add_regexes(scan)
-        return matches, self._vocabulary_hits(scan.occ)
+        vocab_entries, has_regex = self._vocab_entries_of(prefixes)
+        if has_regex:
+            self._add_regexes(scan)
+        return matches, self._vocabulary_hits(scan.occ, vocab_entries)
 
-    def _vocabulary_hits(self, occ: dict[int, list[Occurrence]]) -> dict[str, set[str]]:
+    def _vocab_entries_of(
+        self, prefixes: tuple[str, ...] | None
+    ) -> tuple[dict[int, list[tuple[str, str]]], bool]:
+        """Entry → (vocabulary, term text) for the vocabularies named with one of `prefixes`
+        (all if None), and whether one of those entries is a regex term."""
+        found = self._vocab_entries_by_prefixes.get(prefixes)
+        if found is None:
+            entries = self._vocab_entries
+            if prefixes is not None:
+                entries = {}
+                for entry, uses in self._vocab_entries.items():
+                    kept = [(name, text) for name, text in uses if name.startswith(prefixes)]
+                    if kept:
+                        entries[entry] = kept
+            has_regex = any(self._terms[entry].regex is not None for entry in entries)
+            found = self._vocab_entries_by_prefixes[prefixes] = (entries, has_regex)
+        return found
+
+    @staticmethod
+    def _vocabulary_hits(
+        occ: dict[int, list[Occurrence]], vocab_entries: dict[int, list[tuple[str, str]]]
+    ) -> dict[str, set[str]]:
         hits: dict[str, set[str]] = {}
         for entry in occ:
-            for name, text in self._vocab_entries.get(entry, ()):
+            for name, text in vocab_entries.get(entry, ()):
                 hits.setdefault(name, set()).add(text)
         return hits
 
@@ -512,11 +582,15 @@ class Matcher:
             known = spans.setdefault(field, {})
             missing = indices.difference(known)
             if missing:
-                chunks = scan.chunks[field] or ()
-                folded = list(map(chunk_words, chunks))
-                simple = len(folded) == len(scan.words[field] or ()) and () not in folded
                 text = doc.summary if field else doc.title
-                known.update(word_spans_at(text, missing, chunks, one_word_chunks=simple))
+                known.update(
+                    word_spans_at(
+                        text,
+                        missing,
+                        scan.chunks[field],
+                        one_word_chunks=scan.simple[field],
+                    )
+                )
         keys = {
             (field, spans[field][first][0], spans[field][end - 1][1], ref.text)
             for ref, occurrences in used
