@@ -47,6 +47,7 @@ import feedparser.urls
 from feedparser.html import _cp1252
 
 from monitor.domain import ParsedFeed
+from monitor.sanitize import is_simple_html
 
 if TYPE_CHECKING:
     from monitor.parse import ParseLimits
@@ -95,21 +96,6 @@ _DATE_KEYS = {
     "created": "created_parsed", "dcterms_created": "created_parsed",
 }  # fmt: skip
 _IMAGE_CHILDREN = frozenset({"url", "title", "link", "width", "height", "description"})
-
-# HTML whose visible text feedparser's resolver + sanitizer provably leave unchanged: tags
-# from this list with well-quoted attributes, plain text, and a few entity forms. Anything
-# else is passed through feedparser's own functions, exactly as feedparser would.
-_SIMPLE_TAGS = (
-    "a|abbr|b|blockquote|br|cite|code|div|em|figcaption|figure|h[1-6]|hr|i|img|li|ol|p|q|s|"
-    "small|span|strong|sub|sup|u|ul"
-)
-_SIMPLE_ATTR = r"""\s+[A-Za-z_:][-A-Za-z0-9_:.]*(?:\s*=\s*(?:"[^"<>]*"|'[^'<>]*'))?"""
-_SIMPLE_HTML = re.compile(
-    rf"""(?:[^<&]++|</?(?:{_SIMPLE_TAGS})(?:{_SIMPLE_ATTR})*+\s*/?>|"""
-    r"""&(?:amp|lt|gt|quot|nbsp|#(?:\d{1,2}|1[01]\d|12[0-7]|1[6-9]\d|[2-9]\d\d|\d{4,6})|"""
-    r"""#[xX](?:[0-7]?[0-9a-fA-F]|[a-fA-F][0-9a-fA-F]|[0-9a-fA-F]{3,5}));)*+""",
-    re.IGNORECASE,
-)
 
 
 class _Declined(Exception):
@@ -474,7 +460,9 @@ class _Walker:
         return output, final
 
     def markup(self, html: str, ctype: str) -> str:
-        if ("<" not in html and "&" not in html) or _SIMPLE_HTML.fullmatch(html):
+        # HTML whose visible text feedparser's resolver + sanitizer provably leave unchanged
+        # (monitor.sanitize.SIMPLE_HTML) skips them; anything else goes through them.
+        if ("<" not in html and "&" not in html) or is_simple_html(html):
             return html
         html = feedparser.urls.resolve_relative_uris(html, self.base, "utf-8", ctype)
         return feedparser.sanitizer._sanitize_html(html, "utf-8", ctype)  # type: ignore[no-any-return]

@@ -8,14 +8,19 @@ overrides removed, whitespace collapsed. Renderers still escape on output.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
+from html import unescape
 from html.parser import HTMLParser
 from urllib.parse import urljoin, urlsplit
 
 __all__ = [
     "ALLOWED_SCHEMES",
     "MAX_URL_CHARS",
+    "SIMPLE_HTML",
+    "SIMPLE_TAGS",
     "clean_text",
     "html_to_text",
+    "is_simple_html",
     "looks_like_html",
     "safe_url",
     "truncate",
@@ -65,8 +70,34 @@ _LOOKS_LIKE_HTML = re.compile(
 _UNSAFE_CHARS = re.compile(
     "[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\ufdd0-\ufdef\ufffe\uffff\u202a-\u202e\u2066-\u2069]"
 )
-_SPACES = re.compile(r"[ \t\r\f\v\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
-_NEWLINES = re.compile(r"\s*\n\s*")
+_SPACE_CHARS = " \t\r\f\v\u00a0\u2000-\u200a\u202f\u205f\u3000"
+_SPACES = re.compile(f"[{_SPACE_CHARS}]+")
+# What clean_text has to rewrite besides lines and single spaces: unsafe characters, CR and
+# the other spaces. Most feed text has none, and one search is far cheaper than the subs.
+_NEEDS_REWRITE = re.compile(f"{_UNSAFE_CHARS.pattern}|[{_SPACE_CHARS[1:]}]")
+# HTML that html.parser reads in the plain way: tags from this list (none of them hides its
+# content) with well-quoted attributes, text without "<", and a few entity forms, each ended
+# by ";". Its text is the text between the tags, with a newline for each block tag and the
+# entities decoded, so a regex does html.parser's work. monitor/fastparse.py uses the same
+# test for HTML that feedparser's resolver and sanitizer leave alone.
+SIMPLE_TAGS = (
+    "a|abbr|b|blockquote|br|cite|code|div|em|figcaption|figure|h[1-6]|hr|i|img|li|ol|p|q|s|"
+    "small|span|strong|sub|sup|u|ul"
+)
+_WS = r"[ \t\n\r\f]"  # html.parser ends a tag name at these only, not at every \s
+_SIMPLE_ATTR = rf"""{_WS}+[A-Za-z_:][-A-Za-z0-9_:.]*(?:{_WS}*={_WS}*(?:"[^"<>]*"|'[^'<>]*'))?"""
+SIMPLE_HTML = re.compile(
+    rf"""(?:[^<&]++|</?(?:{SIMPLE_TAGS})(?:{_SIMPLE_ATTR})*+{_WS}*/?>|"""
+    r"""&(?:amp|lt|gt|quot|nbsp|#(?:\d{1,2}|1[01]\d|12[0-7]|1[6-9]\d|[2-9]\d\d|\d{4,6})|"""
+    r"""#[xX](?:[0-7]?[0-9a-fA-F]|[a-fA-F][0-9a-fA-F]|[0-9a-fA-F]{3,5}));)*+""",
+    re.IGNORECASE,
+)
+_SIMPLE_BLOCKS = sorted((t for t in _BLOCK if re.fullmatch(SIMPLE_TAGS, t)), key=len, reverse=True)
+_SIMPLE_BLOCK_TAG = re.compile(
+    rf"</?(?:{'|'.join(_SIMPLE_BLOCKS)})(?=[ \t\n\r\f/>])[^>]*>", re.IGNORECASE
+)
+_ANY_TAG = re.compile(r"<[^>]*>")
+
 # WHATWG URL parsing removes these anywhere in a URL, so "java\tscript:" is javascript:.
 _URL_STRIPPED = re.compile(r"[\x00-\x20\x7f]")
 
@@ -75,10 +106,24 @@ def clean_text(text: str, *, max_chars: int | None = None, single_line: bool = F
     """Drop unsafe characters, collapse whitespace, truncate to `max_chars`."""
     if max_chars is not None and len(text) > 4 * max_chars + 1024:
         text = text[: 4 * max_chars + 1024]
-    text = _UNSAFE_CHARS.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
-    text = _SPACES.sub(" ", text)
-    text = " ".join(text.split()) if single_line else _NEWLINES.sub("\n", text).strip()
+    if _NEEDS_REWRITE.search(text) is not None:
+        text = _UNSAFE_CHARS.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
+        if not single_line:
+            text = _SPACES.sub(" ", text)
+    elif not single_line and "  " in text:
+        text = _SPACES.sub(" ", text)
+    # Every character of _SPACES is whitespace to str.split, so a single line needs no sub.
+    text = " ".join(text.split()) if single_line else _trimmed_lines(text)
     return truncate(text, max_chars)
+
+
+def _trimmed_lines(text: str) -> str:
+    """Each run of whitespace that holds a newline as one newline, the ends stripped (what
+    the regex substitution of `\\s*\\n\\s*` by a newline, then strip(), gives), without a
+    regex tried at every position."""
+    if "\n" not in text:
+        return text.strip()
+    return "\n".join([line for line in (part.strip() for part in text.split("\n")) if line])
 
 
 def truncate(text: str, max_chars: int | None) -> str:
@@ -99,14 +144,37 @@ def looks_like_html(text: str) -> bool:
 
 def html_to_text(html: str, *, max_chars: int | None = None, single_line: bool = False) -> str:
     """Visible text of an HTML fragment. Stops reading once `max_chars` of text are collected."""
-    collector = _TextCollector(None if max_chars is None else 2 * max_chars + 256)
-    for start in range(0, len(html), _CHUNK_CHARS):
-        collector.feed(html[start : start + _CHUNK_CHARS])
-        if collector.full:
-            break
-    else:
-        collector.close()
-    return clean_text("".join(collector.parts), max_chars=max_chars, single_line=single_line)
+    limit = None if max_chars is None else 2 * max_chars + 256
+    text = _simple_html_text(html, limit)
+    if text is None:
+        collector = _TextCollector(limit)
+        for start in range(0, len(html), _CHUNK_CHARS):
+            collector.feed(html[start : start + _CHUNK_CHARS])
+            if collector.full:
+                break
+        else:
+            collector.close()
+        text = "".join(collector.parts)
+    return clean_text(text, max_chars=max_chars, single_line=single_line)
+
+
+@lru_cache(maxsize=64)
+def is_simple_html(html: str) -> bool:
+    """`html` is SIMPLE_HTML (remembered: fastparse and html_to_text ask about one string)."""
+    return SIMPLE_HTML.fullmatch(html) is not None
+
+
+def _simple_html_text(html: str, limit: int | None) -> str | None:
+    """What _TextCollector collects from SIMPLE_HTML, or None when it may differ: not simple,
+    more than one chunk, or enough text to reach `limit` (the collector then drops parts)."""
+    if len(html) > _CHUNK_CHARS or not is_simple_html(html):
+        return None
+    text = _ANY_TAG.sub("", _SIMPLE_BLOCK_TAG.sub("\n", html)) if "<" in html else html
+    if "&" in text:
+        text = unescape(text)
+    if limit is not None and len(text) >= limit:
+        return None
+    return text
 
 
 def safe_url(url: object, *, base: str | None = None) -> str | None:

@@ -9,18 +9,22 @@ take the fast path, so the comparison cannot pass vacuously.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from feedparser.sanitizer import _HTMLSanitizer
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import monitor.parse as parse_module
+import monitor.sanitize as sanitize
 from monitor.domain import ParsedFeed
 from monitor.errors import ParseError
-from monitor.fastparse import _SIMPLE_HTML, _SIMPLE_TAGS, feedparser_like
-from monitor.sanitize import html_to_text
+from monitor.fastparse import feedparser_like
+from monitor.sanitize import SIMPLE_HTML, SIMPLE_TAGS, html_to_text
 from tests.monitor.hostile_corpus import adversarial_cases, upstream_cases
 
 REPO = Path(__file__).parents[2]
@@ -113,7 +117,7 @@ def test_unusual_documents_are_declined(name: str, body: bytes) -> None:
 
 
 def test_simple_tags_are_kept_by_feedparsers_sanitizer() -> None:
-    tags = _SIMPLE_TAGS.replace("h[1-6]", "h1|h2|h3|h4|h5|h6").split("|")
+    tags = SIMPLE_TAGS.replace("h[1-6]", "h1|h2|h3|h4|h5|h6").split("|")
     assert set(tags) <= _HTMLSanitizer.acceptable_elements
 
 
@@ -129,7 +133,7 @@ def test_simple_html_reads_the_same_after_feedparsers_processing(html: str) -> N
     from feedparser.sanitizer import _sanitize_html
     from feedparser.urls import resolve_relative_uris
 
-    assert _SIMPLE_HTML.fullmatch(html)
+    assert SIMPLE_HTML.fullmatch(html)
     processed = _sanitize_html(
         resolve_relative_uris(html, URL, "utf-8", "text/html"), "utf-8", "text/html"
     )
@@ -151,4 +155,134 @@ def test_simple_html_reads_the_same_after_feedparsers_processing(html: str) -> N
     ],
 )
 def test_other_html_is_not_simple(html: str) -> None:
-    assert not _SIMPLE_HTML.fullmatch(html)
+    assert not SIMPLE_HTML.fullmatch(html)
+
+
+# -- sanitize's fast paths against the implementations they replace ------------------------
+# The references below are monitor/sanitize.py's clean_text and html_to_text as they were
+# before the regex shortcuts (html.parser for every fragment, a regex tried at every position
+# for spaces and newlines); the fast versions must agree with them on any input.
+
+_REF_SPACES = re.compile(r"[ \t\r\f\v\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
+_REF_NEWLINES = re.compile(r"\s*\n\s*")
+
+
+def _reference_clean_text(text: str, max_chars: int | None, single_line: bool) -> str:
+    if max_chars is not None and len(text) > 4 * max_chars + 1024:
+        text = text[: 4 * max_chars + 1024]
+    text = sanitize._UNSAFE_CHARS.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
+    text = _REF_SPACES.sub(" ", text)
+    text = " ".join(text.split()) if single_line else _REF_NEWLINES.sub("\n", text).strip()
+    return sanitize.truncate(text, max_chars)
+
+
+def _reference_html_to_text(html: str, max_chars: int | None, single_line: bool) -> str:
+    collector = sanitize._TextCollector(None if max_chars is None else 2 * max_chars + 256)
+    for start in range(0, len(html), sanitize._CHUNK_CHARS):
+        collector.feed(html[start : start + sanitize._CHUNK_CHARS])
+        if collector.full:
+            break
+    else:
+        collector.close()
+    text = "".join(collector.parts)
+    return _reference_clean_text(text, max_chars, single_line)
+
+
+# Whitespace of every kind (ASCII, Unicode spaces, line separators, controls that are
+# whitespace to str.split), unsafe characters, markup characters, Arabic and French letters.
+_ODD = " \t\n\r\f\v\x0b\x1c\x1f\x85\xa0\u1680\u2000\u200a\u2028\u2029\u202f\u205f\u3000"
+_TEXT_CHARS = _ODD + "\x00\x07\x7f\x9f\u202b\u2066\ufdd0\ufffe<>&;#/=\"'aé مالي"
+_texts = (
+    st.text(alphabet=st.sampled_from(_TEXT_CHARS), max_size=60)
+    | st.text(alphabet=" \naé م", max_size=30)
+    | st.text(max_size=40)
+)
+_TAG_NAMES = ["p", "P", "br", "div", "a", "b", "img", "h2", "li", "ul", "span", "Strong",
+              "script", "style", "iframe", "title", "pre", "td", "xmp", "bdi", "pa"]  # fmt: skip
+_WHITESPACE = st.sampled_from([" ", "\n", "\t", "\r", "\f", "\x0b", "\xa0", "\u2028", "\x1c", ""])
+
+
+_ENTITIES = st.sampled_from(
+    ["&amp;", "&lt;", "&NBSP;", "&quot;", "&#8217;", "&#0;", "&#x27;", "&#150;", "&#1234567;",
+     "&#xD800;", "&copy;", "&amp", "&#38"]
+)  # fmt: skip
+
+
+@st.composite
+def _html(draw: st.DrawFn) -> str:
+    """Fragments close to SIMPLE_HTML: tags with attributes, entities, text, and slips."""
+    parts = []
+    for _ in range(draw(st.integers(0, 12))):
+        kind = draw(st.sampled_from(["text", "open", "close", "self", "entity", "raw"]))
+        if kind == "text":
+            parts.append(draw(_texts))
+        elif kind == "entity":
+            parts.append(draw(_ENTITIES))
+        elif kind == "raw":
+            parts.append(draw(st.sampled_from(["<", "<!-- c -->", "</>", "<!x>", "&", "<?p?>"])))
+        else:
+            name = draw(st.sampled_from(_TAG_NAMES))
+            attrs = "".join(
+                draw(_WHITESPACE)
+                + draw(st.sampled_from(["class", "href", "data-x", "alt", "a:b"]))
+                + draw(st.sampled_from(["", "=", " = "]))
+                + draw(st.sampled_from(['"x"', "'y>z'", '"a&amp;b"', "v", '""']))
+                for _ in range(draw(st.integers(0, 2)))
+            )
+            end = draw(_WHITESPACE) + ("/>" if kind == "self" else ">")
+            parts.append(f"{'</' if kind == 'close' else '<'}{name}{attrs}{end}")
+    return "".join(parts)
+
+
+_LIMITS = st.sampled_from([None, 1, 5, 40, 1000, 8000])
+
+
+@settings(max_examples=600, deadline=None)
+@given(text=_texts, max_chars=_LIMITS, single_line=st.booleans())
+def test_clean_text_equals_the_reference(
+    text: str, max_chars: int | None, single_line: bool
+) -> None:
+    got = sanitize.clean_text(text, max_chars=max_chars, single_line=single_line)
+    assert got == _reference_clean_text(text, max_chars, single_line)
+
+
+@settings(max_examples=800, deadline=None)
+@given(html=_html(), max_chars=_LIMITS, single_line=st.booleans())
+def test_html_to_text_equals_the_reference(
+    html: str, max_chars: int | None, single_line: bool
+) -> None:
+    got = sanitize.html_to_text(html, max_chars=max_chars, single_line=single_line)
+    assert got == _reference_html_to_text(html, max_chars, single_line)
+
+
+_SIMPLE_PIECES = st.sampled_from(
+    ['<p class="x">', "</p>", "<BR/>", "<br />", "<a\nhref='y?a=1&amp;b=2'>", "</a >", "<h2>",
+     "</h2>", "<img src=\"/i.jpg\" alt>", "<ul>", "<li>", "</li>", "<Strong>", "</strong>",
+     "<div\tdata-x='1'>", "</div>", "&amp;", "&lt;b&gt;", "&nbsp;", "&#8217;", "&#x27;", "&#0;",
+     "&#123456;", "&#160;", " ", "\n", "\r\n", "  ", "\xa0", "\u2028", "Bamako", "مالي", "é"]
+)  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None)
+@given(pieces=st.lists(_SIMPLE_PIECES, max_size=30), max_chars=_LIMITS, single_line=st.booleans())
+def test_simple_html_takes_the_regex_path_and_equals_the_reference(
+    pieces: list[str], max_chars: int | None, single_line: bool
+) -> None:
+    html = "".join(pieces)
+    assert sanitize.is_simple_html(html)
+    assert sanitize._simple_html_text(html, None) is not None
+    got = sanitize.html_to_text(html, max_chars=max_chars, single_line=single_line)
+    assert got == _reference_html_to_text(html, max_chars, single_line)
+
+
+def test_html_parser_tag_names_end_only_at_html_whitespace() -> None:
+    # html.parser reads "<p\x0bclass='x'>" as a tag named "p\x0bclass='x'": not simple.
+    assert not sanitize.is_simple_html("<p\x0bclass='x'>a</p>")
+    assert not sanitize.is_simple_html("<p\xa0>a</p>")
+
+
+def test_farm_summaries_take_the_regex_path() -> None:
+    body = feedfarm.build_feed(3).body.decode()
+    summaries = re.findall(r"<!\[CDATA\[(.*?)\]\]>", body)
+    assert summaries
+    assert all(sanitize._simple_html_text(s, 2 * 8000 + 256) is not None for s in summaries)
