@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from monitor.domain import FeedState
@@ -268,12 +268,10 @@ def list_feeds(session: Session) -> list[FeedRow]:
     return list(session.scalars(select(FeedRow).order_by(FeedRow.name)))
 
 
+_ITEMS_SINCE = select(func.count(ItemRow.id)).where(
+    ItemRow.feed_id == bindparam("feed"), ItemRow.fetched_at >= bindparam("since")
+)
+
+
 def items_since(session: Session, feed_id: int, since: datetime) -> int:
-    return int(
-        session.scalar(
-            select(func.count(ItemRow.id)).where(
-                ItemRow.feed_id == feed_id, ItemRow.fetched_at >= since
-            )
-        )
-        or 0
-    )
+    return int(session.scalar(_ITEMS_SINCE, {"feed": feed_id, "since": since}) or 0)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, exists, select, true, update
+from sqlalchemy import bindparam, delete, exists, select, true, update
 from sqlalchemy.orm import Session
 
 from monitor.domain import Item
@@ -106,8 +106,15 @@ def add_items_unmatched(
     )
 
 
+_SET_STORY = (
+    update(ItemRow.__table__)
+    .where(ItemRow.__table__.c.id == bindparam("item"))
+    .values(story_id=bindparam("story"))
+)
+
+
 def set_story(session: Session, item_id: int, story_id: int) -> None:
-    session.execute(update(ItemRow).where(ItemRow.id == item_id).values(story_id=story_id))
+    session.execute(_SET_STORY, {"item": item_id, "story": story_id})
 
 
 def iter_items(
@@ -163,21 +170,20 @@ def prune_items(session: Session, before: datetime, now: datetime) -> int:
     return len(ids)
 
 
+# Built once: the guids travel as one expanding parameter.
+_KNOWN_GUIDS = tuple(
+    select(row.guid).where(
+        row.feed_id == bindparam("feed"), row.guid.in_(bindparam("guids", expanding=True))
+    )
+    for row in (ItemRow, SeenKeyRow)
+)
+
+
 def known_guids(session: Session, feed_id: int, guids: list[str]) -> set[str]:
     """Which of these guids this feed already has (stored, or pruned but remembered)."""
     known: set[str] = set()
     for start in range(0, len(guids), 500):
         chunk = guids[start : start + 500]
-        known.update(
-            session.scalars(
-                select(ItemRow.guid).where(ItemRow.feed_id == feed_id, ItemRow.guid.in_(chunk))
-            )
-        )
-        known.update(
-            session.scalars(
-                select(SeenKeyRow.guid).where(
-                    SeenKeyRow.feed_id == feed_id, SeenKeyRow.guid.in_(chunk)
-                )
-            )
-        )
+        for statement in _KNOWN_GUIDS:
+            known.update(session.scalars(statement, {"feed": feed_id, "guids": chunk}))
     return known

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from sqlalchemy import Table
@@ -11,19 +12,22 @@ from sqlalchemy.orm import Session
 __all__ = ["insert_ignore", "insert_ignore_many"]
 
 
-def _insert(session: Session, table: Table) -> Any:
-    dialect = session.get_bind().dialect.name
+@cache
+def _insert(dialect: str, table: Table, returning: bool) -> Any:
+    """One statement object per (dialect, table): values travel as parameters, so SQLAlchemy
+    neither rebuilds the statement nor recomputes its cache key on every insert."""
     module: Any = postgresql if dialect == "postgresql" else sqlite
-    return module.insert(table).on_conflict_do_nothing()
+    statement = module.insert(table).on_conflict_do_nothing()
+    return statement.returning(table.c.id) if returning else statement
 
 
 def insert_ignore_many(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
     """Insert many rows in one executemany; rows a unique key already held are skipped."""
     if rows:
-        session.execute(_insert(session, table), rows)
+        session.execute(_insert(session.get_bind().dialect.name, table, False), rows)
 
 
 def insert_ignore(session: Session, table: Table, values: dict[str, Any]) -> int | None:
     """Insert one row; return its id, or None if a unique key already held it."""
-    statement = _insert(session, table).values(**values).returning(table.c.id)
-    return session.execute(statement).scalar_one_or_none()
+    statement = _insert(session.get_bind().dialect.name, table, True)
+    return session.execute(statement, values).scalar_one_or_none()
