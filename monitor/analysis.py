@@ -30,7 +30,9 @@ ENTITY_PREFIXES = ("place_", "actor_", "thing_")
 class MatcherLike(Protocol):
     """What analysis needs from the rule engine (monitor.match.Matcher)."""
 
-    def match_with_vocabularies(self, doc: Document) -> tuple[list[Match], dict[str, set[str]]]: ...
+    def match_with_vocabularies(
+        self, doc: Document, *, prefixes: tuple[str, ...] | None = None
+    ) -> tuple[list[Match], dict[str, set[str]]]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,8 +73,8 @@ def findings(matcher: MatcherLike, feed: FeedContext, items: Sequence[Item]) -> 
             feed=feed.name,
             feed_tags=feed.tags,
         )
-        matches, vocabularies = matcher.match_with_vocabularies(doc)
-        entities = tuple(sorted(n for n in vocabularies if n.startswith(ENTITY_PREFIXES)))
+        matches, vocabularies = matcher.match_with_vocabularies(doc, prefixes=ENTITY_PREFIXES)
+        entities = tuple(sorted(vocabularies))
         # Only items that fired a rule take part in stories: the rest never alert, and
         # leaving them out keeps the story index and the writes small.
         out.append(
