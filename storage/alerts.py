@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from monitor.alerting import AlertCandidate, StoryAlerts, story_summary
@@ -45,13 +45,40 @@ def _hits_from_json(raw: list[dict[str, object]] | None) -> tuple[TermHit, ...]:
     )
 
 
+# Built once (values travel as parameters): these run for every item that fires a rule.
+_STORIES = StoryRow.__table__
+_ALERTS = AlertRow.__table__
+_ADD_STORY = insert(_STORIES).returning(_STORIES.c.id)
+_STORY_SOURCES = select(_STORIES.c.sources).where(_STORIES.c.id == bindparam("story"))
+_TOUCH_STORY = (
+    update(_STORIES).where(_STORIES.c.id == bindparam("story")).values(last_seen=bindparam("now"))
+)
+_GROW_STORY = (
+    update(_STORIES)
+    .where(_STORIES.c.id == bindparam("story"))
+    .values(last_seen=bindparam("now"), sources=bindparam("sources"))
+)
+_GROW_ALERTS = (
+    update(_ALERTS)
+    .where(_ALERTS.c.story_id == bindparam("story"))
+    .values(sources=bindparam("sources"), updated_at=bindparam("now"))
+    .returning(_ALERTS.c.id)
+)
+_STORY_ALERTS = select(_ALERTS.c.severity, _ALERTS.c.tags).where(
+    _ALERTS.c.story_id == bindparam("story")
+)
+
+
 def add_story(session: Session, item: Item, source: str, now: datetime) -> int:
-    story = StoryRow(
-        title=item.title, lang=item.lang, first_seen=now, last_seen=now, sources=[source]
-    )
-    session.add(story)
-    session.flush()
-    return story.id
+    values = {
+        "title": item.title,
+        "lang": item.lang,
+        "first_seen": now,
+        "last_seen": now,
+        "sources": [source],
+    }
+    story_id: int = session.execute(_ADD_STORY, values).scalar_one()
+    return story_id
 
 
 def add_story_source(
@@ -59,23 +86,22 @@ def add_story_source(
 ) -> tuple[list[str], list[int]]:
     """Add an outlet to the story (and to its alerts); return the story's sources and the ids
     of the alerts that gained an outlet (empty if the outlet was known)."""
-    story = session.get_one(StoryRow, story_id)
-    story.last_seen = now
-    grown: list[int] = []
-    if source not in story.sources:
-        story.sources = [*story.sources, source]
-        for alert in session.scalars(select(AlertRow).where(AlertRow.story_id == story_id)):
-            alert.sources = list(story.sources)
-            alert.updated_at = now
-            grown.append(alert.id)
-    return list(story.sources), grown
+    sources: list[str] = list(
+        session.execute(_STORY_SOURCES, {"story": story_id}).scalar_one() or ()
+    )
+    if source in sources:
+        session.execute(_TOUCH_STORY, {"story": story_id, "now": now})
+        return sources, []
+    sources.append(source)
+    params = {"story": story_id, "now": now, "sources": sources}
+    session.execute(_GROW_STORY, params)
+    grown = list(session.execute(_GROW_ALERTS, params).scalars())
+    return sources, grown
 
 
 def story_alerts(session: Session, story_id: int) -> StoryAlerts | None:
     """What was already alerted for this story (None: nothing yet)."""
-    rows = session.execute(
-        select(AlertRow.severity, AlertRow.tags).where(AlertRow.story_id == story_id)
-    )
+    rows = session.execute(_STORY_ALERTS, {"story": story_id})
     return story_summary((severity, tags or ()) for severity, tags in rows)
 
 
