@@ -70,6 +70,11 @@ Occurrence = tuple[int, int, int]
 # occurring anywhere), [0] nothing (a scope that excludes every field).
 _View = tuple[Collection[int], Collection[int], Collection[int], dict[int, list[Occurrence]]]
 _Test = Callable[[_View], bool]
+# The (term use, occurrences) of the positive part of a condition that holds.
+_Used = list[tuple["_Ref", list[Occurrence]]]
+# A compiled condition: whether it holds on these occurrences, and what it used.
+_Collect = Callable[[dict[int, list[Occurrence]]], tuple[bool, _Used]]
+_Holds = Callable[[dict[int, list[Occurrence]]], bool]
 _T = TypeVar("_T")
 _NOTHING: frozenset[int] = frozenset()
 _EMPTY_VIEW: _View = (_NOTHING, _NOTHING, _NOTHING, {})
@@ -154,6 +159,7 @@ class _CompiledRule:
     feeds: frozenset[str]
     feed_tags: frozenset[str]
     test: _Test = dataclasses.field(compare=False)
+    collect: _Collect = dataclasses.field(compare=False)
     scoped: bool = False  # has a lang, feeds or feed_tags scope
     uses_regex: bool = False  # its condition or masks contain a regex term
 
@@ -337,6 +343,7 @@ class Matcher:
                     frozenset(rule.feeds),
                     frozenset(rule.feed_tags),
                     test=_compile_test(node, _ALL_FIELDS),
+                    collect=_compile_collect(node, _ALL_FIELDS),
                     scoped=bool(rule.lang or rule.feeds or rule.feed_tags),
                     uses_regex=not regex_entries.isdisjoint(chain(_entries_of(node), masks)),
                 )
@@ -559,7 +566,7 @@ class Matcher:
                 view = _view_of(occ)
             if not compiled.test(view):
                 continue
-            ok, used = _evaluate(compiled.node, occ, _ALL_FIELDS)
+            ok, used = compiled.collect(occ)
             if ok:
                 matches.append(self._report(compiled.rule, scan, used, spans))
         return matches
@@ -685,41 +692,115 @@ def _in_fields(occurrences: list[Occurrence], fields: int) -> list[Occurrence]:
     return [o for o in occurrences if fields >> o[0] & 1]
 
 
-def _evaluate(
-    node: _Node, occ: dict[int, list[Occurrence]], fields: int
-) -> tuple[bool, list[tuple[_Ref, list[Occurrence]]]]:
-    """Whether `node` holds, and the (term use, occurrences) of its positive part."""
-    if isinstance(node, _Terms):
-        used = node.used(occ, fields)
-        return bool(used), used
-    if isinstance(node, _Term):
-        found = _in_fields(occ.get(node.ref.entry, []), fields)
-        return (True, [(node.ref, found)]) if found else (False, [])
+def _compile_collect(node: _Node, fields: int) -> _Collect:
+    """`node` as a closure over occurrences, `fields` applied: whether it holds, and the
+    (term use, occurrences) of its positive part, in the order of the condition."""
     if isinstance(node, _Scope):
-        return _evaluate(node.child, occ, fields & node.fields)
+        return _compile_collect(node.child, fields & node.fields)
+    if isinstance(node, _Terms):
+        return _collect_terms(node, fields)
+    if isinstance(node, _Term):
+        return _collect_term(node.ref, fields)
     if isinstance(node, _Bool):
         if node.op == "none":
-            return not any(_evaluate(c, occ, fields)[0] for c in node.children), []
-        used: list[tuple[_Ref, list[Occurrence]]] = []
-        results = []
-        for child in node.children:
-            result = _evaluate(child, occ, fields)
-            if node.op == "all" and not result[0]:
-                return False, []
-            results.append(result)
-        for ok, child_used in results:
-            if ok:
-                used.extend(child_used)
-        if node.op == "all":
-            return (True, used) if all(ok for ok, _ in results) else (False, [])
-        return any(ok for ok, _ in results), used
+            return _collect_none(tuple(_compile_holds(c, fields) for c in node.children))
+        children = tuple(_compile_collect(c, fields) for c in node.children)
+        return _collect_all(children) if node.op == "all" else _collect_any(children)
     if isinstance(node, _Score):
-        used = node.terms.used(occ, fields)
+        return _collect_score(node, fields)
+
+    def near(occ: dict[int, list[Occurrence]]) -> tuple[bool, _Used]:
+        return _evaluate_near(node, occ, fields)
+
+    return near
+
+
+def _compile_holds(node: _Node, fields: int) -> _Holds:
+    """Only whether `node` holds (what `_compile_collect` answers first)."""
+    if fields == _ALL_FIELDS and isinstance(node, _Terms | _Term):
+        # Every entry of `occ` has at least one occurrence.
+        entries = node.entries if isinstance(node, _Terms) else frozenset((node.ref.entry,))
+        return lambda occ: not entries.isdisjoint(occ)
+    collect = _compile_collect(node, fields)
+    return lambda occ: collect(occ)[0]
+
+
+def _collect_terms(node: _Terms, fields: int) -> _Collect:
+    if fields != _ALL_FIELDS:
+        return lambda occ: _held(node.used(occ, fields))
+    entries, by_entry = node.entries, node.by_entry
+
+    def terms(occ: dict[int, list[Occurrence]]) -> tuple[bool, _Used]:
+        used = []
+        for entry in entries.intersection(occ):
+            found = occ[entry]
+            for ref in by_entry[entry]:
+                used.append((ref, found))
+        return bool(used), used
+
+    return terms
+
+
+def _held(used: _Used) -> tuple[bool, _Used]:
+    return bool(used), used
+
+
+def _collect_term(ref: _Ref, fields: int) -> _Collect:
+    entry = ref.entry
+
+    def term(occ: dict[int, list[Occurrence]]) -> tuple[bool, _Used]:
+        found = _in_fields(occ.get(entry, []), fields)
+        return (True, [(ref, found)]) if found else (False, [])
+
+    return term
+
+
+def _collect_none(holds: tuple[_Holds, ...]) -> _Collect:
+    def none(occ: dict[int, list[Occurrence]]) -> tuple[bool, _Used]:
+        return not any(h(occ) for h in holds), []
+
+    return none
+
+
+def _collect_all(children: tuple[_Collect, ...]) -> _Collect:
+    def all_of(occ: dict[int, list[Occurrence]]) -> tuple[bool, _Used]:
+        used: _Used = []
+        for child in children:
+            ok, child_used = child(occ)
+            if not ok:
+                return False, []
+            used.extend(child_used)
+        return True, used
+
+    return all_of
+
+
+def _collect_any(children: tuple[_Collect, ...]) -> _Collect:
+    def any_of(occ: dict[int, list[Occurrence]]) -> tuple[bool, _Used]:
+        used: _Used = []
+        held = False
+        for child in children:
+            ok, child_used = child(occ)
+            if ok:
+                held = True
+                used.extend(child_used)
+        return held, used
+
+    return any_of
+
+
+def _collect_score(node: _Score, fields: int) -> _Collect:
+    collect = _collect_terms(node.terms, fields)
+    minimum = node.min_score
+
+    def score(occ: dict[int, list[Occurrence]]) -> tuple[bool, _Used]:
+        used = collect(occ)[1]
         weights: dict[int, float] = {}
         for ref, _ in used:
             weights[ref.entry] = max(weights.get(ref.entry, 0.0), ref.weight)
-        return (sum(weights.values()) >= node.min_score and bool(used)), used
-    return _evaluate_near(node, occ, fields)
+        return (sum(weights.values()) >= minimum and bool(used)), used
+
+    return score
 
 
 def _evaluate_near(
@@ -763,6 +844,9 @@ def _near_combos(
     """The choices of one element per list whose occurrences (all in one field) lie within
     `within` words. Exhaustive for two lists; with more, each list is cut to its first
     _MAX_NEAR_CANDIDATES elements to bound the product."""
+    if len(lists) == 2:
+        yield from _near_pairs(lists[0], lists[1], key, within)
+        return
     if len(lists) > 2:
         lists = [items[:_MAX_NEAR_CANDIDATES] for items in lists]
     for combo in itertools.product(*lists):
@@ -771,7 +855,19 @@ def _near_combos(
             yield combo
 
 
-# -- compiled tests: the same truth as _evaluate, over sets of entry ids, no hit lists -----
+def _near_pairs(
+    first: Sequence[_T], second: Sequence[_T], key: Callable[[_T], Occurrence], within: int
+) -> Iterator[tuple[_T, _T]]:
+    """`_near_combos` of two lists, in the same order, without building each combination."""
+    for a in first:
+        _, a_start, a_end = key(a)
+        for b in second:
+            _, b_start, b_end = key(b)
+            if max(a_start, b_start) - min(a_end, b_end) <= within:
+                yield a, b
+
+
+# -- compiled tests: the same truth as _compile_collect, over sets of entry ids, no hit lists -----
 def _compile_test(node: _Node, fields: int) -> _Test:
     if isinstance(node, _Scope):
         return _compile_test(node.child, fields & node.fields)
