@@ -68,6 +68,7 @@ _DATE = re.compile(
     \s*$""",
     re.IGNORECASE | re.VERBOSE,
 )
+_SPACE_RUN = re.compile(r"\s+")
 _ZONE = re.compile(r"([+-])(\d{1,2})(?::?(\d{2}))?$")
 
 
@@ -97,6 +98,8 @@ def parse_localized_date(text: str) -> time.struct_time | None:
 
 def _fold(text: str) -> str:
     """Lower-case, no accents (French), unified alef/hamza forms and ASCII digits (Arabic)."""
+    if text.isascii():  # nothing below but the case and the spaces can change ASCII
+        return _SPACE_RUN.sub(" ", text.strip().lower())
     text = text.translate(_DIGITS).strip().lower()
     text = "".join(
         ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch)
@@ -104,7 +107,7 @@ def _fold(text: str) -> str:
     text = text.replace("\u0640", "")  # tatweel
     for alef in ("أ", "إ", "آ", "ٱ"):
         text = text.replace(alef, "ا")
-    return re.sub(r"\s+", " ", text.replace("\u200f", "").replace("\u200e", ""))
+    return _SPACE_RUN.sub(" ", text.replace("\u200f", "").replace("\u200e", ""))
 
 
 def _offset(zone: str | None) -> timedelta:

@@ -34,11 +34,15 @@ from __future__ import annotations
 
 import contextlib
 import re
+import urllib.parse
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import feedparser.datetimes
+import feedparser.datetimes.rfc822
+import feedparser.datetimes.w3dtf
 import feedparser.encodings
 import feedparser.exceptions
 import feedparser.mixin
@@ -46,6 +50,7 @@ import feedparser.sanitizer
 import feedparser.urls
 from feedparser.html import _cp1252
 
+from monitor.dates import parse_localized_date
 from monitor.domain import ParsedFeed
 from monitor.sanitize import is_simple_html
 
@@ -96,6 +101,27 @@ _DATE_KEYS = {
     "created": "created_parsed", "dcterms_created": "created_parsed",
 }  # fmt: skip
 _IMAGE_CHILDREN = frozenset({"url", "title", "link", "width", "height", "description"})
+
+# The RFC 822 date most feeds write ("Tue, 11 Nov 2025 11:57:00 +0000"). For it feedparser's
+# handler chain (Rasd's French/Arabic handler, then W3C-DTF, both None for it, then RFC 822)
+# comes down to the arithmetic in _rfc822; anything else goes through the whole chain.
+_RFC822 = re.compile(
+    r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), ([0-9]{2}) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"
+    r" ([0-9]{4}) ([0-9]{2}):([0-9]{2}):([0-9]{2}) (?:GMT|([+-])([0-9]{2})([0-9]{2}))"
+)
+_MONTHS = {name.capitalize(): number for name, number in feedparser.datetimes.rfc822.months.items()}
+_HANDLERS_BEFORE_RFC822 = [
+    parse_localized_date,
+    feedparser.datetimes.w3dtf._parse_date_w3dtf,
+    feedparser.datetimes.rfc822._parse_date_rfc822,
+]
+# An absolute http(s) URL that urllib.parse.urljoin returns unchanged whatever the base (if
+# the base itself parses): lower-case scheme, ASCII host, no params (";"), no fragment, no
+# empty query, nothing urlsplit strips or rejects.
+_PLAIN_URL = re.compile(
+    r"https?://[A-Za-z0-9][A-Za-z0-9.-]*(?::[0-9]+)?(?:/[^\x00-\x20\x7f-\x9f?#;]*)?"
+    r"(?:\?[^\x00-\x20\x7f-\x9f#]+)?"
+)
 
 
 class _Declined(Exception):
@@ -212,6 +238,7 @@ class _Walker:
 
     def __init__(self, base: str, lang: str | None, prefixes: dict[str, str]) -> None:
         self.base = base
+        self.base_parses = _parses(base)
         self.lang = lang
         self.prefixes = prefixes
         self.atom = False
@@ -334,7 +361,7 @@ class _Walker:
                     raise _Declined("duplicate or attributed date")
                 seen.add(key)
                 value = self.pop(name, self.text(child), None)[0]
-                entry[key] = feedparser.datetimes._parse_date(value)
+                entry[key] = _parse_date(value)
                 continue
             group = _GROUPS.get(name)
             if name in (_RSS_ONLY if self.atom else _ATOM_ONLY):
@@ -399,7 +426,7 @@ class _Walker:
             attrs.pop("uri", None)
             attrs["href"] = href
         if "href" in attrs:
-            attrs["href"] = feedparser.urls._urljoin(self.base, attrs["href"])
+            attrs["href"] = self.urljoin(attrs["href"])
         entry["links"].append(attrs)
         if "href" in attrs:
             if attrs["rel"] == "alternate" and _map_type(attrs["type"]) in _HTML_TYPES:
@@ -447,17 +474,24 @@ class _Walker:
         """Text of a finished element as feedparser's `pop` leaves it, with its final type."""
         output = raw.strip()
         if element in _CAN_BE_RELATIVE and output and (element != "id" or guidislink):
-            output = feedparser.urls._urljoin(self.base, output)
+            output = self.urljoin(output)
         if ctype == "text/plain" and not self.atom and _MIXIN.looks_like_html(output):
             ctype = "text/html"
         final = ctype or "text/html"
         if _map_type(final) in _HTML_TYPES and element in _CAN_CONTAIN:
             output = self.markup(output, final)
-        with contextlib.suppress(UnicodeEncodeError, UnicodeDecodeError):
-            output = output.encode("iso-8859-1").decode("utf-8")  # feedparser's mojibake fix
+        if not output.isascii():  # ASCII comes back unchanged from feedparser's mojibake fix
+            with contextlib.suppress(UnicodeEncodeError, UnicodeDecodeError):
+                output = output.encode("iso-8859-1").decode("utf-8")
         if _C1.search(output):
             output = output.translate(_cp1252)
         return output, final
+
+    def urljoin(self, uri: str) -> str:
+        """feedparser's `_urljoin(base, uri)`; a plain absolute URL is its own result."""
+        if self.base_parses and _PLAIN_URL.fullmatch(uri):
+            return uri
+        return feedparser.urls._urljoin(self.base, uri)  # type: ignore[no-any-return]
 
     def markup(self, html: str, ctype: str) -> str:
         # HTML whose visible text feedparser's resolver + sanitizer provably leave unchanged
@@ -518,3 +552,37 @@ _GROUPS = {
 
 def _map_type(content_type: str) -> str:
     return _MIXIN.map_content_type(content_type)  # type: ignore[no-any-return]
+
+
+def _parses(url: str) -> bool:
+    """urllib.parse.urljoin can use `url` as a base (it raises ValueError for some)."""
+    try:
+        urllib.parse.urlparse(url)
+    except ValueError:
+        return False
+    return True
+
+
+def _parse_date(value: str) -> Any:
+    """feedparser's `_parse_date(value)`: a 9-tuple in UTC or None."""
+    found = _RFC822.fullmatch(value)
+    if found is not None and feedparser.datetimes._date_handlers[:3] == _HANDLERS_BEFORE_RFC822:
+        parsed = _rfc822(*found.groups())
+        if parsed is not None:
+            return parsed
+    return feedparser.datetimes._parse_date(value)
+
+
+def _rfc822(
+    day: str, month: str, year: str, hour: str, minute: str, second: str,
+    sign: str | None, zone_hours: str | None, zone_minutes: str | None,
+) -> Any:  # fmt: skip
+    """feedparser's `_parse_date_rfc822` for a string _RFC822 matched; None where it fails."""
+    hours, minutes = (int(zone_hours), int(zone_minutes)) if zone_hours and zone_minutes else (0, 0)
+    if sign == "-":
+        hours, minutes = -hours, -minutes
+    try:
+        stamp = datetime(int(year), _MONTHS[month], int(day), int(hour), int(minute), int(second))
+        return (stamp - timedelta(minutes=minutes, hours=hours)).utctimetuple()
+    except (ValueError, OverflowError):
+        return None

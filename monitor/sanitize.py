@@ -100,6 +100,8 @@ _ANY_TAG = re.compile(r"<[^>]*>")
 
 # WHATWG URL parsing removes these anywhere in a URL, so "java\tscript:" is javascript:.
 _URL_STRIPPED = re.compile(r"[\x00-\x20\x7f]")
+# An http(s) URL safe_url returns as it is: printable ASCII, a host urlsplit takes whole.
+_PLAIN_HTTP_URL = re.compile(r"(?i:https?)://[A-Za-z0-9][A-Za-z0-9.-]*(?::[0-9]*)?(?:[/?#][!-~]*)?")
 
 
 def clean_text(text: str, *, max_chars: int | None = None, single_line: bool = False) -> str:
@@ -181,6 +183,8 @@ def safe_url(url: object, *, base: str | None = None) -> str | None:
     """`url` as an absolute http(s) URL, or None for any other scheme or garbage."""
     if not isinstance(url, str):
         return None
+    if base is None and len(url) <= MAX_URL_CHARS and _PLAIN_HTTP_URL.fullmatch(url):
+        return url
     candidate = _URL_STRIPPED.sub("", url)
     if not candidate or len(candidate) > MAX_URL_CHARS or _UNSAFE_CHARS.search(candidate):
         return None

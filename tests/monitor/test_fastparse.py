@@ -11,14 +11,20 @@ from __future__ import annotations
 import json
 import re
 import sys
+import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urljoin, urlsplit
 
+import feedparser.datetimes
+import feedparser.urls
 import pytest
 from feedparser.sanitizer import _HTMLSanitizer
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import monitor.dates as dates
+import monitor.fastparse as fastparse
 import monitor.parse as parse_module
 import monitor.sanitize as sanitize
 from monitor.domain import ParsedFeed
@@ -286,3 +292,102 @@ def test_farm_summaries_take_the_regex_path() -> None:
     summaries = re.findall(r"<!\[CDATA\[(.*?)\]\]>", body)
     assert summaries
     assert all(sanitize._simple_html_text(s, 2 * 8000 + 256) is not None for s in summaries)
+
+
+def _reference_safe_url(url: object, base: str | None = None) -> str | None:
+    if not isinstance(url, str):
+        return None
+    candidate = sanitize._URL_STRIPPED.sub("", url)
+    if not candidate or len(candidate) > 2048 or sanitize._UNSAFE_CHARS.search(candidate):
+        return None
+    if base is not None and _reference_safe_url(base) is not None:
+        try:
+            candidate = urljoin(base, candidate)
+        except ValueError:
+            return None
+    try:
+        parts = urlsplit(candidate)
+        host = parts.hostname
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not host:
+        return None
+    return candidate
+
+
+_URL_PIECES = st.sampled_from(
+    ["http", "HTTPS", "https", "://", ":", "//", "/", "?", "#", ";", "@", "[", "]", "%20", " ",
+     "\t", "\x00", "\u202e", "é", "مالي", "a", "Site3.example", "..", "=", "&", "80", "x"]
+)  # fmt: skip
+_urls = (
+    st.from_regex(sanitize._PLAIN_HTTP_URL, fullmatch=True)
+    | st.from_regex(fastparse._PLAIN_URL, fullmatch=True)
+    | st.lists(_URL_PIECES, max_size=12).map("".join)
+    | st.text(max_size=30)
+)
+_URL_EDGES = ["http://x.example/a;", "http://x.example/a;b", "http://x.example/?",
+              "http://x.example/#", "http://x.example//a", "http://x.example/a/../b",
+              "HTTP://x.example/", "http:///x", "http://x.example:/", "https://x.example:8080",
+              "http://x.example?a", "https://x.example/%zz?a=1;b", "http://[::1]/"]  # fmt: skip
+_BASES = st.sampled_from(
+    ["", "https://example.invalid/feed", "http://a.example/b/c?q", "ftp://x.example/",
+     "https://[::1/", "feed.xml", "HTTPS://Example.invalid", "http://ex\u00e4mple.org/"]
+)  # fmt: skip
+
+
+@settings(max_examples=1000, deadline=None)
+@given(url=_urls | st.sampled_from(_URL_EDGES), base=st.none() | _BASES)
+def test_safe_url_equals_the_reference(url: str, base: str | None) -> None:
+    assert sanitize.safe_url(url, base=base) == _reference_safe_url(url, base)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(url=_urls | st.sampled_from(_URL_EDGES), base=_BASES)
+def test_urljoin_shortcut_equals_feedparser(url: str, base: str) -> None:
+    walker = fastparse._Walker(base, None, {})
+    assert walker.urljoin(url) == feedparser.urls._urljoin(base, url)
+
+
+_DATE_PIECES = st.sampled_from(
+    ["Tue, ", "Sun, ", "tue, ", "Foo, ", "00", "01", "11", "29", "31", "99", " ", "Feb", "Nov",
+     "nov", "Nox", "0000", "0001", "1999", "2025", "9999", "00:00:00", "23:59:59", "24:00:00",
+     "12:60:61", "+0000", "-0530", "+9999", "-2400", "GMT", "UTC", "Z", "T", "-", ":"]
+)  # fmt: skip
+_dates = (
+    st.from_regex(fastparse._RFC822, fullmatch=True)
+    | st.lists(_DATE_PIECES, max_size=9).map("".join)
+    | st.text(max_size=40)
+)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(value=_dates)
+def test_rfc822_shortcut_equals_feedparser(value: str) -> None:
+    assert fastparse._parse_date(value) == feedparser.datetimes._parse_date(value)
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["Tue, 11 Nov 2025 11:57:00 +0000", "Sat, 01 Jan 0001 00:00:00 +0100",
+     "Fri, 31 Dec 9999 23:00:00 -0200", "Mon, 29 Feb 2025 10:00:00 GMT"],
+)  # fmt: skip
+def test_rfc822_shortcut_edges(value: str) -> None:
+    assert fastparse._RFC822.fullmatch(value)
+    assert fastparse._parse_date(value) == feedparser.datetimes._parse_date(value)
+
+
+def _reference_fold(text: str) -> str:
+    text = text.translate(dates._DIGITS).strip().lower()
+    text = "".join(
+        ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch)
+    )
+    text = text.replace("\u0640", "")
+    for alef in ("أ", "إ", "آ", "ٱ"):
+        text = text.replace(alef, "ا")
+    return re.sub(r"\s+", " ", text.replace("\u200f", "").replace("\u200e", ""))
+
+
+@settings(max_examples=500, deadline=None)
+@given(text=_texts | _dates)
+def test_date_folding_equals_the_reference(text: str) -> None:
+    assert dates._fold(text) == _reference_fold(text)
