@@ -174,25 +174,17 @@ def feedparser_like(body: bytes, headers: Mapping[str, str]) -> dict[str, Any] |
 # -- document -----------------------------------------------------------------------------
 
 
-class _NsBuilder(ET.TreeBuilder):
-    """A C TreeBuilder that also records namespace declarations in document order."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.prefixes: list[tuple[str, str]] = []
-
-    def start_ns(self, prefix: str, uri: str) -> None:
-        self.prefixes.append((prefix, uri))
-
-
 def _tree(data: bytes) -> tuple[ET.Element, dict[str, str]]:
-    builder = _NsBuilder()
-    parser = ET.XMLParser(target=builder)
+    # The C parser with its own C TreeBuilder (a Python target costs a call per element),
+    # reporting only namespace declarations, in document order. The public close() of a
+    # pull parser drops the root; _close_and_return_root is what iterparse uses to keep it.
+    parser = ET.XMLPullParser(events=("start-ns",))
     parser.feed(data)
-    root = parser.close()
+    root: ET.Element = parser._close_and_return_root()  # type: ignore[attr-defined]
+    declared: list[tuple[str, str]] = [event for _, event in parser.read_events()]
     by_uri: dict[str, str] = {}
     by_prefix: dict[str, str] = {}
-    for prefix, uri in builder.prefixes:
+    for prefix, uri in declared:
         if by_prefix.setdefault(prefix, uri) != uri or by_uri.setdefault(uri, prefix) != prefix:
             raise _Declined("namespace prefix rebound")
         low = uri.lower()
@@ -583,6 +575,8 @@ def _rfc822(
         hours, minutes = -hours, -minutes
     try:
         stamp = datetime(int(year), _MONTHS[month], int(day), int(hour), int(minute), int(second))
-        return (stamp - timedelta(minutes=minutes, hours=hours)).utctimetuple()
+        if hours or minutes:
+            stamp -= timedelta(minutes=minutes, hours=hours)
+        return stamp.utctimetuple()
     except (ValueError, OverflowError):
         return None

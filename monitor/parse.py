@@ -380,10 +380,10 @@ def _utc(value: object) -> datetime | None:
     if not isinstance(value, tuple) or len(value) < 6:
         return None
     try:
-        year = int(value[0])
+        year, month, day, hour, minute, second = (int(v) for v in value[:6])
         if not MIN_YEAR <= year <= MAX_YEAR:
             return None
-        return datetime(*(int(v) for v in value[:6]), tzinfo=UTC)
+        return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
     except (TypeError, ValueError, OverflowError):
         return None
 
