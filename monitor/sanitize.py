@@ -81,8 +81,9 @@ _NEEDS_REWRITE = re.compile(f"{_UNSAFE_CHARS.pattern}|[{_SPACE_CHARS[1:]}]")
 # entities decoded, so a regex does html.parser's work. monitor/fastparse.py uses the same
 # test for HTML that feedparser's resolver and sanitizer leave alone.
 SIMPLE_TAGS = (
-    "a|abbr|b|blockquote|br|cite|code|div|em|figcaption|figure|h[1-6]|hr|i|img|li|ol|p|q|s|"
-    "small|span|strong|sub|sup|u|ul"
+    "a|abbr|article|aside|b|big|blockquote|br|caption|center|cite|code|dd|del|div|dl|dt|em|"
+    "figcaption|figure|font|footer|h[1-6]|header|hr|i|img|ins|li|ol|p|q|s|section|small|span|"
+    "strike|strong|sub|sup|table|tbody|td|tfoot|th|thead|tr|tt|u|ul"
 )
 _WS = r"[ \t\n\r\f]"  # html.parser ends a tag name at these only, not at every \s
 _SIMPLE_ATTR = rf"""{_WS}+[A-Za-z_:][-A-Za-z0-9_:.]*(?:{_WS}*={_WS}*(?:"[^"<>]*"|'[^'<>]*'))?"""

@@ -125,6 +125,7 @@ def test_unusual_documents_are_declined(name: str, body: bytes) -> None:
 def test_simple_tags_are_kept_by_feedparsers_sanitizer() -> None:
     tags = SIMPLE_TAGS.replace("h[1-6]", "h1|h2|h3|h4|h5|h6").split("|")
     assert set(tags) <= _HTMLSanitizer.acceptable_elements
+    assert not set(tags) & sanitize._DROP_CONTENT  # html_to_text keeps their content
 
 
 @pytest.mark.parametrize(
@@ -265,7 +266,11 @@ _SIMPLE_PIECES = st.sampled_from(
     ['<p class="x">', "</p>", "<BR/>", "<br />", "<a\nhref='y?a=1&amp;b=2'>", "</a >", "<h2>",
      "</h2>", "<img src=\"/i.jpg\" alt>", "<ul>", "<li>", "</li>", "<Strong>", "</strong>",
      "<div\tdata-x='1'>", "</div>", "&amp;", "&lt;b&gt;", "&nbsp;", "&#8217;", "&#x27;", "&#0;",
-     "&#123456;", "&#160;", " ", "\n", "\r\n", "  ", "\xa0", "\u2028", "Bamako", "مالي", "é"]
+     "&#123456;", "&#160;", " ", "\n", "\r\n", "  ", "\xa0", "\u2028", "Bamako", "مالي", "é",
+     "<table border='0'>", "<tr>", "<td valign='middle'>", "</td>", "</tr>", "</table>", "<th>",
+     "<tbody>", "<font color=\"#6f6f6f\">", "</font>", "<strike>", "</strike>", "<dl>", "<dt>",
+     "<dd>", "</dl>", "<caption>", "<center>", "<del>", "<ins>", "<big>", "<tt>", "<section>",
+     "</article>", "<header>", "<footer/>", "<aside>", "<td/>", "<table/>"]
 )  # fmt: skip
 
 
@@ -391,3 +396,22 @@ def _reference_fold(text: str) -> str:
 @given(text=_texts | _dates)
 def test_date_folding_equals_the_reference(text: str) -> None:
     assert dates._fold(text) == _reference_fold(text)
+
+
+@settings(max_examples=400, deadline=None)
+@given(pieces=st.lists(_SIMPLE_PIECES, max_size=30), ctype=st.sampled_from(["text/html"]))
+def test_simple_html_reads_the_same_after_feedparser_for_any_mix(
+    pieces: list[str], ctype: str
+) -> None:
+    """fastparse skips feedparser's resolver and sanitizer for SIMPLE_HTML: the text must be
+    the same as if they had run."""
+    from feedparser.sanitizer import _sanitize_html
+    from feedparser.urls import resolve_relative_uris
+
+    html = "".join(pieces).strip()
+    assert SIMPLE_HTML.fullmatch(html)
+    processed = _sanitize_html(resolve_relative_uris(html, URL, "utf-8", ctype), "utf-8", ctype)
+    for single_line in (True, False):
+        assert html_to_text(processed, single_line=single_line) == html_to_text(
+            html, single_line=single_line
+        )
