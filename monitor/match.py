@@ -30,15 +30,16 @@ import re
 import threading
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from itertools import chain, compress
+from itertools import accumulate, chain, compress
 from typing import TypeVar
 
 from monitor.domain import FIELDS, Document, Match, TermHit
 from monitor.normalize import (
     ARABIC_ARTICLE,
     arabic_forms,
+    chunk_offsets,
+    chunk_spans,
     chunk_words,
-    word_spans_at,
 )
 from monitor.rules import (
     AllNode,
@@ -167,7 +168,19 @@ class _CompiledRule:
 class _Scan:
     """One document's occurrences, completed with regex terms only when needed."""
 
-    __slots__ = ("chunks", "doc", "mask_spans", "occ", "regex_done", "simple", "view", "words")
+    __slots__ = (
+        "chunks",
+        "doc",
+        "ends",
+        "mask_spans",
+        "occ",
+        "offsets",
+        "regex_done",
+        "simple",
+        "spans",
+        "view",
+        "words",
+    )
 
     def __init__(self, doc: Document) -> None:
         self.doc = doc
@@ -176,6 +189,9 @@ class _Scan:
         self.words: list[list[str] | None] = [None, None]  # made on first use
         self.simple = [True, True]  # every chunk of the field folds to exactly one word
         self.mask_spans: list[Occurrence] = []
+        self.offsets: list[list[int] | None] = [None, None]  # where each chunk starts
+        self.ends: list[list[int] | None] = [None, None]  # words up to each chunk
+        self.spans: dict[tuple[int, int], tuple[int, int]] = {}  # memo of word_span
         self.regex_done = False
         self.view: _View = _EMPTY_VIEW
 
@@ -189,6 +205,31 @@ class _Scan:
                 chunks = self.chunks[field] = text.split()
             words = self.words[field] = list(chain.from_iterable(map(chunk_words, chunks)))
         return words
+
+    def word_span(self, field: int, word: int) -> tuple[int, int]:
+        """(start, end) in the original text of a field's normalized word `word`."""
+        key = (field, word)
+        span = self.spans.get(key)
+        if span is None:
+            span = self.spans[key] = self._locate(field, word)
+        return span
+
+    def _locate(self, field: int, word: int) -> tuple[int, int]:
+        chunks = self.chunks[field]
+        assert chunks is not None  # a field with words was scanned
+        offsets = self.offsets[field]
+        if offsets is None:
+            text = self.doc.summary if field else self.doc.title
+            offsets = self.offsets[field] = chunk_offsets(text, chunks)
+        index, within = word, 0
+        if not self.simple[field]:
+            ends = self.ends[field]
+            if ends is None:
+                ends = self.ends[field] = list(accumulate(map(len, map(chunk_words, chunks))))
+            index = bisect.bisect_right(ends, word)
+            within = word - (ends[index - 1] if index else 0)
+        start, end = chunk_spans(chunks[index])[within]
+        return offsets[index] + start, offsets[index] + end
 
 
 # What a text word can start: (entry, rest words of a phrase, last word is a prefix).
@@ -551,7 +592,6 @@ class Matcher:
         else:
             return []
         doc = scan.doc
-        spans: dict[int, dict[int, tuple[int, int]]] = {}
         matches: list[Match] = []
         for index in sorted(candidates):
             compiled = self._rules[index]
@@ -568,42 +608,20 @@ class Matcher:
                 continue
             ok, used = compiled.collect(occ)
             if ok:
-                matches.append(self._report(compiled.rule, scan, used, spans))
+                matches.append(self._report(compiled.rule, scan, used))
         return matches
 
-    def _report(
-        self,
-        rule: Rule,
-        scan: _Scan,
-        used: list[tuple[_Ref, list[Occurrence]]],
-        spans: dict[int, dict[int, tuple[int, int]]],
-    ) -> Match:
+    def _report(self, rule: Rule, scan: _Scan, used: _Used) -> Match:
         weights: dict[int, float] = {}
-        needed: tuple[set[int], set[int]] = (set(), set())
-        for ref, occurrences in used:
+        for ref, _ in used:
             weights[ref.entry] = max(weights.get(ref.entry, 0.0), ref.weight)
-            for field, first, end in occurrences:
-                needed[field].update((first, end - 1))
-        doc = scan.doc
-        for field, indices in enumerate(needed):
-            known = spans.setdefault(field, {})
-            missing = indices.difference(known)
-            if missing:
-                text = doc.summary if field else doc.title
-                known.update(
-                    word_spans_at(
-                        text,
-                        missing,
-                        scan.chunks[field],
-                        one_word_chunks=scan.simple[field],
-                    )
-                )
+        span = scan.word_span
         keys = {
-            (field, spans[field][first][0], spans[field][end - 1][1], ref.text)
+            (field, span(field, first)[0], span(field, end - 1)[1], ref.text)
             for ref, occurrences in used
             for field, first, end in occurrences
         }
-        texts = (doc.title, doc.summary)
+        texts = (scan.doc.title, scan.doc.summary)
         ordered = [
             TermHit(term, FIELDS[field], start, stop, texts[field][start:stop])  # type: ignore[arg-type]
             for field, start, stop, term in sorted(keys)

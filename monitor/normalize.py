@@ -28,6 +28,8 @@ __all__ = [
     "ARABIC_ARTICLE",
     "Token",
     "arabic_forms",
+    "chunk_offsets",
+    "chunk_spans",
     "chunk_words",
     "clear_caches",
     "is_arabic",
@@ -149,6 +151,7 @@ def clear_caches() -> None:
     """Forget every memoised word (for benchmarks measuring a cold start)."""
     _FOLDED_WORDS.clear()
     _CHUNKS.clear()
+    _CHUNK_SPANS.clear()
 
 
 def normalize_words(text: str) -> list[str]:
@@ -173,6 +176,34 @@ def word_spans(text: str) -> list[tuple[int, int]]:
     return spans
 
 
+def _chunk_spans_uncached(chunk: str) -> tuple[tuple[int, int], ...]:
+    spans: list[tuple[int, int]] = []
+    for found in _TOKEN_RE.finditer(chunk):
+        spans.extend([found.span(1)] * len(_FOLDED_WORDS[found.group(1)]))
+    return tuple(spans)
+
+
+# whitespace-free chunk of text → (start, end) in it of each of its normalized words
+_CHUNK_SPANS: dict[str, tuple[tuple[int, int], ...]] = _Memo(_chunk_spans_uncached, MAX_MEMO_WORDS)  # type: ignore[assignment]
+# `word_spans(chunk)` of one whitespace-free piece of text (memoised).
+chunk_spans: Callable[[str], tuple[tuple[int, int], ...]] = _CHUNK_SPANS.__getitem__
+
+
+def chunk_offsets(text: str, chunks: Sequence[str]) -> list[int]:
+    """Where each of `chunks` (`text.split()`) starts in `text`."""
+    lead = len(text) - len(text.lstrip())
+    if lead + sum(map(len, chunks)) + len(chunks) - 1 == len(text.rstrip()):
+        # One whitespace character between chunks (the usual case): offsets are arithmetic.
+        return list(accumulate([len(chunk) + 1 for chunk in chunks[:-1]], initial=lead))
+    offsets = []
+    position = 0
+    for chunk in chunks:
+        position = text.find(chunk, position)
+        offsets.append(position)
+        position += len(chunk)
+    return offsets
+
+
 def word_spans_at(
     text: str,
     indices: Iterable[int],
@@ -191,35 +222,20 @@ def word_spans_at(
         return {}
     if chunks is None:
         chunks = text.split()
+    offsets = chunk_offsets(text, chunks)
     if one_word_chunks:
-        ends: Sequence[int] = range(1, len(chunks) + 1)
-    else:
-        ends = list(accumulate(map(len, map(chunk_words, chunks))))  # words up to each chunk
-    lead = len(text) - len(text.lstrip())
-    # With one whitespace character between chunks (the usual case), a chunk's offset is
-    # arithmetic; otherwise each chunk is located in turn.
-    starts: list[int] | None = None
-    if lead + sum(map(len, chunks)) + len(chunks) - 1 != len(text.rstrip()):
-        starts = []
-        position = 0
-        for chunk in chunks:
-            position = text.find(chunk, position)
-            starts.append(position)
-            position += len(chunk)
+        return {i: _shift(chunk_spans(chunks[i])[0], offsets[i]) for i in wanted}
+    ends = list(accumulate(map(len, map(chunk_words, chunks))))  # words up to each chunk
     spans: dict[int, tuple[int, int]] = {}
-    for target in sorted(wanted):
-        if target in spans:
-            continue
+    for target in wanted:
         index = bisect_right(ends, target)
-        word = ends[index - 1] if index else 0
-        start = starts[index] if starts else lead + sum(map(len, chunks[:index])) + index
-        for found in _TOKEN_RE.finditer(chunks[index]):
-            span = (start + found.start(1), start + found.end(1))
-            for _ in _FOLDED_WORDS[found.group(1)]:
-                if word in wanted:
-                    spans[word] = span
-                word += 1
+        first = ends[index - 1] if index else 0
+        spans[target] = _shift(chunk_spans(chunks[index])[target - first], offsets[index])
     return spans
+
+
+def _shift(span: tuple[int, int], offset: int) -> tuple[int, int]:
+    return span[0] + offset, span[1] + offset
 
 
 def tokenize(text: str) -> list[Token]:
