@@ -29,6 +29,7 @@ __all__ = [
 ALLOWED_SCHEMES = frozenset({"http", "https"})
 MAX_URL_CHARS = 2048
 _CHUNK_CHARS = 65_536
+_MEMO_CHARS = 16_384
 
 # Elements whose content is never text a reader should see.
 _DROP_CONTENT = frozenset(
@@ -161,9 +162,16 @@ def html_to_text(html: str, *, max_chars: int | None = None, single_line: bool =
     return clean_text(text, max_chars=max_chars, single_line=single_line)
 
 
-@lru_cache(maxsize=64)
 def is_simple_html(html: str) -> bool:
-    """`html` is SIMPLE_HTML (remembered: fastparse and html_to_text ask about one string)."""
+    """`html` is SIMPLE_HTML. fastparse asks about each HTML field, html_to_text then asks
+    again about the same strings: short ones are remembered for the length of a feed."""
+    if len(html) > _MEMO_CHARS:
+        return SIMPLE_HTML.fullmatch(html) is not None
+    return _is_simple_short_html(html)
+
+
+@lru_cache(maxsize=256)  # at most 256 strings of 16,384 characters stay referenced
+def _is_simple_short_html(html: str) -> bool:
     return SIMPLE_HTML.fullmatch(html) is not None
 
 
