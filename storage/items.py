@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, exists, select, true, update
+from sqlalchemy import bindparam, delete, exists, select, true, union_all, update
 from sqlalchemy.orm import Session
 
 from monitor.domain import Item
@@ -171,11 +171,13 @@ def prune_items(session: Session, before: datetime, now: datetime) -> int:
 
 
 # Built once: the guids travel as one expanding parameter.
-_KNOWN_GUIDS = tuple(
-    select(row.guid).where(
-        row.feed_id == bindparam("feed"), row.guid.in_(bindparam("guids", expanding=True))
+_KNOWN_GUIDS = union_all(
+    *(
+        select(row.guid).where(
+            row.feed_id == bindparam("feed"), row.guid.in_(bindparam("guids", expanding=True))
+        )
+        for row in (ItemRow, SeenKeyRow)
     )
-    for row in (ItemRow, SeenKeyRow)
 )
 
 
@@ -184,6 +186,5 @@ def known_guids(session: Session, feed_id: int, guids: list[str]) -> set[str]:
     known: set[str] = set()
     for start in range(0, len(guids), 500):
         chunk = guids[start : start + 500]
-        for statement in _KNOWN_GUIDS:
-            known.update(session.scalars(statement, {"feed": feed_id, "guids": chunk}))
+        known.update(session.scalars(_KNOWN_GUIDS, {"feed": feed_id, "guids": chunk}))
     return known

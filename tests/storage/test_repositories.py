@@ -115,6 +115,12 @@ def test_items_are_unique_per_feed_and_pruning_keeps_keys(db_url: str) -> None:
         assert item_repo.prune_items(s, NOW + timedelta(days=1), NOW) == 1
     with sessions.begin() as s:  # republished after pruning: still not new
         assert item_repo.add_item(s, feed_id, item, NOW, canonical_url="https://x/1") is None
+        second = Item(guid="g2", url=None, title="t2", summary="s", published=NOW)
+        item_repo.add_items_unmatched(s, feed_id, [(second, None, ())], NOW)
+    with sessions.begin() as s:  # stored (g2) and pruned (g1) guids are both known
+        guids = ["g1", "g2", "g3"] + [f"x{i}" for i in range(600)]  # more than one chunk
+        assert item_repo.known_guids(s, feed_id, guids) == {"g1", "g2"}
+        assert item_repo.known_guids(s, feed_id + 1, guids) == set()
 
 
 def _match(rule: str = "r1", severity: str = "high") -> Match:
