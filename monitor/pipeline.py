@@ -311,6 +311,7 @@ class Pipeline:
                     canonical_url=entry.canonical,
                     fingerprint=entry.fingerprint.to_json() if entry.fingerprint else None,
                     entities=entry.entities,
+                    pruned_checked=True,  # _unseen asked known_guids
                 )
                 if item_id is None:
                     continue

@@ -49,13 +49,18 @@ def add_item(
     canonical_url: str | None,
     fingerprint: Any = None,
     entities: tuple[str, ...] = (),
+    pruned_checked: bool = False,
 ) -> int | None:
-    """Store the item; return its id, or None if this feed already had that guid."""
-    seen = session.scalar(
-        select(exists().where(SeenKeyRow.feed_id == feed_id, SeenKeyRow.guid == item.guid))
-    )
-    if seen:
-        return None
+    """Store the item; return its id, or None if this feed already had that guid.
+
+    `pruned_checked`: the caller already asked `known_guids` in this poll, so the keys of
+    pruned items need not be looked up again."""
+    if not pruned_checked:
+        seen = session.scalar(
+            select(exists().where(SeenKeyRow.feed_id == feed_id, SeenKeyRow.guid == item.guid))
+        )
+        if seen:
+            return None
     return insert_ignore(
         session,
         ItemRow.__table__,  # type: ignore[arg-type]
