@@ -63,6 +63,8 @@ _MAX_NEAR_CANDIDATES = 32  # occurrences per item and field tried by `near`
 # Which clitic readings (has_proclitic, has_article) of a text word a term accepts.
 _EXACT, _PROPER, _PROPER_ARTICLE, _COMMON = range(4)
 _ALL_FIELDS = 0b11
+# An index value: (entry, clitic readings accepted, rest words of a phrase, last is a prefix).
+_Indexed = tuple[int, int, tuple[str, ...], bool]
 
 # An occurrence of an entry: (field index, first word, end word) in that field's words.
 Occurrence = tuple[int, int, int]
@@ -79,6 +81,8 @@ _Holds = Callable[[dict[int, list[Occurrence]]], bool]
 _T = TypeVar("_T")
 _NOTHING: frozenset[int] = frozenset()
 _EMPTY_VIEW: _View = (_NOTHING, _NOTHING, _NOTHING, {})
+_NO_SPANS: list[Occurrence] = []  # shared, never changed
+_NO_CHUNKS: list[str] = []  # shared, never changed
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,18 +170,19 @@ class _CompiledRule:
 
 
 class _Scan:
-    """One document's occurrences, completed with regex terms only when needed."""
+    """One document's occurrences, completed with regex terms only when needed.
+
+    Per-field word lists and offsets are made only when a phrase, a regex or a Match
+    needs them (most documents need none)."""
 
     __slots__ = (
         "chunks",
         "doc",
-        "ends",
+        "folded",
+        "located",
         "mask_spans",
         "occ",
-        "offsets",
         "regex_done",
-        "simple",
-        "spans",
         "view",
         "words",
     )
@@ -185,51 +190,62 @@ class _Scan:
     def __init__(self, doc: Document) -> None:
         self.doc = doc
         self.occ: dict[int, list[Occurrence]] = {}
-        self.chunks: list[list[str] | None] = [None, None]
-        self.words: list[list[str] | None] = [None, None]  # made on first use
-        self.simple = [True, True]  # every chunk of the field folds to exactly one word
-        self.mask_spans: list[Occurrence] = []
-        self.offsets: list[list[int] | None] = [None, None]  # where each chunk starts
-        self.ends: list[list[int] | None] = [None, None]  # words up to each chunk
-        self.spans: dict[tuple[int, int], tuple[int, int]] = {}  # memo of word_span
+        self.chunks: list[list[str]] = [_NO_CHUNKS, _NO_CHUNKS]  # text.split() per field
+        self.folded = 0  # bit set of the fields with a chunk not folding to exactly one word
+        self.words: list[list[str] | None] | None = None
+        self.located: list[_Located | None] | None = None
+        self.mask_spans: list[Occurrence] = _NO_SPANS
         self.regex_done = False
         self.view: _View = _EMPTY_VIEW
 
     def field_words(self, field: int) -> list[str]:
         """The normalized words of a field (built from its chunks on first use)."""
+        if self.words is None:
+            self.words = [None, None]
         words = self.words[field]
         if words is None:
             chunks = self.chunks[field]
-            if chunks is None:
-                text = self.doc.summary if field else self.doc.title
-                chunks = self.chunks[field] = text.split()
             words = self.words[field] = list(chain.from_iterable(map(chunk_words, chunks)))
         return words
 
     def word_span(self, field: int, word: int) -> tuple[int, int]:
         """(start, end) in the original text of a field's normalized word `word`."""
-        key = (field, word)
-        span = self.spans.get(key)
-        if span is None:
-            span = self.spans[key] = self._locate(field, word)
-        return span
-
-    def _locate(self, field: int, word: int) -> tuple[int, int]:
-        chunks = self.chunks[field]
-        assert chunks is not None  # a field with words was scanned
-        offsets = self.offsets[field]
-        if offsets is None:
+        if self.located is None:
+            self.located = [None, None]
+        located = self.located[field]
+        if located is None:
             text = self.doc.summary if field else self.doc.title
-            offsets = self.offsets[field] = chunk_offsets(text, chunks)
-        index, within = word, 0
-        if not self.simple[field]:
-            ends = self.ends[field]
-            if ends is None:
-                ends = self.ends[field] = list(accumulate(map(len, map(chunk_words, chunks))))
-            index = bisect.bisect_right(ends, word)
-            within = word - (ends[index - 1] if index else 0)
-        start, end = chunk_spans(chunks[index])[within]
-        return offsets[index] + start, offsets[index] + end
+            located = self.located[field] = _Located(
+                text, self.chunks[field], one_word_chunks=not self.folded >> field & 1
+            )
+        return located.span(word)
+
+
+class _Located:
+    """Offsets in one field's original text of its normalized words (memoised)."""
+
+    __slots__ = ("chunks", "ends", "offsets", "spans")
+
+    def __init__(self, text: str, chunks: list[str], *, one_word_chunks: bool) -> None:
+        self.chunks = chunks
+        self.offsets = chunk_offsets(text, chunks)
+        # Words up to each chunk, when they differ from the chunk count.
+        self.ends = (
+            None if one_word_chunks else list(accumulate(map(len, map(chunk_words, chunks))))
+        )
+        self.spans: dict[int, tuple[int, int]] = {}
+
+    def span(self, word: int) -> tuple[int, int]:
+        span = self.spans.get(word)
+        if span is None:
+            index, within = word, 0
+            if self.ends is not None:
+                index = bisect.bisect_right(self.ends, word)
+                within = word - (self.ends[index - 1] if index else 0)
+            start, end = chunk_spans(self.chunks[index])[within]
+            offset = self.offsets[index]
+            span = self.spans[word] = (offset + start, offset + end)
+        return span
 
 
 # What a text word can start: (entry, rest words of a phrase, last word is a prefix).
@@ -281,6 +297,13 @@ def _accepts(mode: int, proclitic: bool, article: bool) -> bool:
     return True
 
 
+# _ACCEPTS[mode][has_proclitic][has_article] == _accepts(mode, has_proclitic, has_article)
+_ACCEPTS = tuple(
+    tuple(tuple(_accepts(mode, p, a) for a in (False, True)) for p in (False, True))
+    for mode in range(4)
+)
+
+
 def _first_key(term: Term) -> tuple[str, int]:
     """Dictionary key of a term's first word and the clitic readings it accepts."""
     first = term.words[0]
@@ -300,8 +323,9 @@ class Matcher:
         self.rule_count = 0
         self.term_count = 0
         self._terms: list[Term] = []
-        self._words: dict[str, list[tuple[int, int, tuple[str, ...], bool]]] = {}
-        self._prefixes: dict[int, dict[str, list[tuple[int, int, tuple[str, ...], bool]]]] = {}
+        self._words: dict[str, list[_Indexed]] = {}
+        self._prefixes: dict[int, dict[str, list[_Indexed]]] = {}
+        self._prefix_tables: tuple[tuple[int, dict[str, list[_Indexed]]], ...] = ()
         self._regexes: list[tuple[int, re.Pattern[str]]] = []
         self._eager_regex = False
         self._rules: list[_CompiledRule] = []
@@ -401,6 +425,7 @@ class Matcher:
         self._rules_by_entry = {e: tuple(by_entry.get(e, ())) for e in range(len(self._terms))}
         for index, term in enumerate(self._terms):
             self._index(index, term)
+        self._prefix_tables = tuple(self._prefixes.items())
         self.rule_count = len(self._rules)
         self.term_count = len(self._terms)
         return self
@@ -425,14 +450,17 @@ class Matcher:
     def _analyze(self, word: str) -> tuple[tuple[int, tuple[str, ...], bool], ...]:
         """Entries whose first word this text word can be: (entry, rest words, last is prefix)."""
         found: dict[tuple[int, tuple[str, ...], bool], None] = {}
+        words_get = self._words.get
         for stem, proclitic, article in arabic_forms(word):
-            candidates = list(self._words.get(stem, ()))
-            for length, table in self._prefixes.items():
-                if len(stem) >= length:
-                    candidates.extend(table.get(stem[:length], ()))
-            for entry, mode, rest, prefix in candidates:
-                if _accepts(mode, proclitic, article):
-                    found[(entry, rest, prefix)] = None
+            size = len(stem)
+            groups = [words_get(stem, ())]
+            groups += [
+                t.get(stem[:length], ()) for length, t in self._prefix_tables if size >= length
+            ]
+            for group in groups:
+                for entry, mode, rest, prefix in group:
+                    if _ACCEPTS[mode][proclitic][article]:
+                        found[(entry, rest, prefix)] = None
         if len(self._cache) >= MAX_CACHED_WORDS:
             self._cache.clear()
         result = tuple(found)
@@ -475,7 +503,7 @@ class Matcher:
                 folded: tuple[tuple[_Start, ...], ...] = starts.starts  # type: ignore[union-attr]
                 at = [(i + shift + k, s) for k, s in enumerate(folded) if s]
                 shift += len(folded) - 1
-                scan.simple[field] = False
+                scan.folded |= 1 << field
             else:
                 at = [(i + shift, starts)]  # type: ignore[list-item]
             for position, word_starts in at:
@@ -501,7 +529,7 @@ class Matcher:
             for entry, occurrences in found.items():
                 occ.setdefault(entry, []).extend(occurrences)
             if self._global_masks and occ:
-                spans = _mask_spans(occ, self._global_masks) + scan.mask_spans
+                spans = [*_mask_spans(occ, self._global_masks), *scan.mask_spans]
                 _drop_masked(occ, spans)
                 scan.mask_spans = spans
             scan.occ = occ
