@@ -425,7 +425,8 @@ class _Walker:
                 entry["link"] = attrs["href"]
             return
         value = self.pop("link", self.text(child), None)[0]
-        value = _QUERY_ENTITY.sub(r"&\g<1>", value.replace("&amp;", "&"))
+        if "&" in value:
+            value = _QUERY_ENTITY.sub(r"&\g<1>", value.replace("&amp;", "&"))
         entry["link"] = value
         if value:
             attrs["href"] = value
@@ -475,7 +476,7 @@ class _Walker:
         if not output.isascii():  # ASCII comes back unchanged from feedparser's mojibake fix
             with contextlib.suppress(UnicodeEncodeError, UnicodeDecodeError):
                 output = output.encode("iso-8859-1").decode("utf-8")
-        if _C1.search(output):
+        if not output.isascii() and _C1.search(output):
             output = output.translate(_cp1252)
         return output, final
 
