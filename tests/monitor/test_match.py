@@ -234,6 +234,31 @@ def test_vocabulary_hits_and_counts() -> None:
     assert [x.rule_id for x in matches] == ["r"] and vocab == {"mali": {"مالي"}}
 
 
+def test_match_with_vocabularies_reports_only_the_prefixed_vocabularies() -> None:
+    vocabs = (
+        VOCABS
+        + """  place_gao: {proper: true, terms: [Gao]}
+  casualties: {terms: ["/[0-9]+ morts/"]}
+"""
+    )
+    m = matcher("rules:\n  - {id: r, title: R, match: '@mali'}\n", vocabs)
+    doc = Document(title="Mali : 12 morts à Gao, pénurie de carburant")
+    everything = m.match_with_vocabularies(doc)
+    assert everything[1] == {
+        "mali": {"Mali"},
+        "fuel": {"carburant*"},
+        "place_gao": {"Gao"},
+        "casualties": {"/[0-9]+ morts/"},
+    }
+    fresh = matcher("rules:\n  - {id: r, title: R, match: '@mali'}\n", vocabs)
+    matches, places = fresh.match_with_vocabularies(doc, prefixes=("place_",))
+    assert matches == everything[0] and places == {"place_gao": {"Gao"}}
+    assert fresh.match_with_vocabularies(doc, prefixes=("casualt",))[1] == {
+        "casualties": {"/[0-9]+ morts/"}
+    }
+    assert fresh.match_with_vocabularies(doc, prefixes=("thing_",))[1] == {}
+
+
 words = st.text(
     alphabet=st.sampled_from("abcdefghijklmnopqrstuvwxyzéèàçABCDEFGHIJ"), min_size=2, max_size=9
 ) | st.text(alphabet=st.sampled_from("ابتثجحخدذرسشصضطعغقكمنهي"), min_size=2, max_size=7)

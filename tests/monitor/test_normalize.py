@@ -7,11 +7,15 @@ from hypothesis import strategies as st
 from monitor.normalize import (
     Token,
     arabic_forms,
+    chunk_offsets,
+    chunk_spans,
+    chunk_words,
     normalize,
     normalize_words,
     script_of,
     tokenize,
     word_spans,
+    word_spans_at,
 )
 
 
@@ -116,3 +120,19 @@ def test_tokenize_agrees_with_normalize_words(text: str) -> None:
     assert [(t.start, t.end) for t in tokens] == word_spans(text)
     for token in tokens:
         assert 0 <= token.start < token.end <= len(text)
+
+
+@given(st.text(alphabet=st.sampled_from("ab é½ﷺ,.-'’\u00a0\t\nمالي"), max_size=40), st.data())
+def test_chunk_offsets_and_spans_give_word_spans(text: str, data: st.DataObject) -> None:
+    chunks = text.split()
+    offsets = chunk_offsets(text, chunks)
+    located = list(zip(offsets, chunks, strict=False))
+    assert [text[o : o + len(c)] for o, c in located] == chunks
+    spans = [(o + s, o + e) for o, c in located for s, e in chunk_spans(c)]
+    assert spans == word_spans(text)
+    if spans:
+        wanted = data.draw(st.sets(st.integers(0, len(spans) - 1), min_size=1))
+        simple = all(len(chunk_words(c)) == 1 for c in chunks)
+        for one_word_chunks in {False, simple}:
+            got = word_spans_at(text, wanted, chunks, one_word_chunks=one_word_chunks)
+            assert got == {i: spans[i] for i in wanted}
