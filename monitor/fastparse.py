@@ -468,7 +468,12 @@ class _Walker:
         output = raw.strip()
         if element in _CAN_BE_RELATIVE and output and (element != "id" or guidislink):
             output = self.urljoin(output)
-        if ctype == "text/plain" and not self.atom and _MIXIN.looks_like_html(output):
+        if (
+            ctype == "text/plain"
+            and not self.atom
+            and ("<" in output or "&" in output)  # looks_like_html needs a tag or an entity
+            and _MIXIN.looks_like_html(output)
+        ):
             ctype = "text/html"
         final = ctype or "text/html"
         if _map_type(final) in _HTML_TYPES and element in _CAN_CONTAIN:
@@ -513,6 +518,8 @@ class _Walker:
         return attrs
 
     def content_type(self, element: ET.Element, default: str) -> str:
+        if not element.attrib:  # the defaults are text/plain and text/html, mapped to themselves
+            return default
         attrs = self.attrs(element)
         if set(attrs) - {"type"} or "mode" in attrs:
             raise _Declined("content attributes")
@@ -544,6 +551,8 @@ _GROUPS = {
 
 
 def _map_type(content_type: str) -> str:
+    if content_type in _HTML_TYPES or content_type == "text/plain":
+        return content_type  # map_content_type leaves these as they are
     return _MIXIN.map_content_type(content_type)  # type: ignore[no-any-return]
 
 
