@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from itertools import accumulate, chain
+from operator import add
 
 __all__ = [
     "ARABIC_ARTICLE",
@@ -193,8 +194,9 @@ def chunk_offsets(text: str, chunks: Sequence[str]) -> list[int]:
     """Where each of `chunks` (`text.split()`) starts in `text`."""
     lead = len(text) - len(text.lstrip())
     if lead + sum(map(len, chunks)) + len(chunks) - 1 == len(text.rstrip()):
-        # One whitespace character between chunks (the usual case): offsets are arithmetic.
-        return list(accumulate([len(chunk) + 1 for chunk in chunks[:-1]], initial=lead))
+        # One whitespace character between chunks (the usual case): a chunk starts after
+        # the characters of those before it, plus one space each.
+        return list(map(add, accumulate(map(len, chunks), initial=lead), range(len(chunks))))
     offsets = []
     position = 0
     for chunk in chunks:
