@@ -7,18 +7,22 @@ All terms of all rules go into ONE index, keyed by normalized first words:
 - compiled regexes only for `/regex/` terms, run over the normalized text.
 
 Per document, in order of cost:
-1. Each whitespace-separated chunk of text is looked up in a memo (chunk → "can start a
-   term"); a field none of whose chunks can start a term costs one `split()` and one
-   C-level `map()`, and is never turned into a word list.
-2. Fields with candidates are normalized into words; words are looked up once each
-   (memoised per distinct word) and phrases verified from their first word.
+1. Each whitespace-separated chunk of text is looked up in a memo (chunk → the terms its
+   words can start, usually none): one `split()` and one C-level `map()` per field. A chunk
+   folding to exactly one word has the index of that word; `compress()` then visits only the
+   chunks that start something (or fold to several words or none, which shift the word
+   positions). Words are looked up once each (memoised per distinct word).
+2. The field's word list is built only when a phrase must be verified from its first word,
+   a regex runs, or a Match reports offsets (computed per needed word only).
 3. Only rules triggered by an entry found are evaluated (percolator style). A rule's trigger
    is one set of entries of which at least one must occur for the rule to hold (e.g. the
    vocabulary required by an `all`), so a `none: [@football]` never wakes a rule up.
 4. A rule is first tested by closures over sets of entry ids (which entries occur in the
-   title, the summary, either); only a rule that holds collects its hits and offsets.
-Regex terms are searched only when a triggered rule (or `vocabulary_hits`) needs them,
-unless a rule or mask could be triggered by a regex alone.
+   title, the summary, either); only a rule that holds runs its compiled collector, which
+   gathers the hits of its positive part.
+Regex terms are searched only when a triggered rule, `vocabulary_hits` or a vocabulary asked
+for by `match_with_vocabularies` needs them, unless a rule or mask could be triggered by a
+regex alone.
 """
 
 from __future__ import annotations
