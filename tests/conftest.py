@@ -1,10 +1,23 @@
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 
 import pytest
 
 from tests.feedserver import FeedServer
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    """A test that runs the CLI points the root logger at that test's captured stderr; put
+    the handlers back, so later log lines (e.g. from a test SMTP server's thread) never go
+    to a stream pytest has closed."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 @pytest.fixture
