@@ -18,9 +18,11 @@ __all__ = [
     "ENTITY_PREFIXES",
     "Analysed",
     "FeedContext",
+    "Finding",
     "MatcherLike",
     "analyse_items",
     "findings",
+    "join",
 ]
 
 # Vocabularies whose names start so are entities for story grouping (rules/entities.yaml).

@@ -32,9 +32,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from monitor.analysis import FeedContext, Finding
+from monitor.analysis import FeedContext, Finding, findings
 from monitor.domain import Item, ParsedFeed
 from monitor.errors import ParseError
+from monitor.match import Matcher
 from monitor.rules import RuleSet
 
 __all__ = ["ParsePool", "default_pool", "install_io_guard"]
@@ -102,8 +103,6 @@ class _AnalyseJob:
     limits: Any
 
     def run(self, rules: _WorkerRules) -> list[Finding]:
-        from monitor.analysis import findings
-
         return findings(rules.matcher_for(self.rules_version, self.ruleset), self.feed, self.items)
 
 
@@ -112,14 +111,12 @@ class _WorkerRules:
 
     def __init__(self) -> None:
         self.version: int | None = None
-        self.matcher: Any = None
+        self.matcher: Matcher | None = None
 
-    def matcher_for(self, version: int, ruleset: RuleSet | None) -> Any:
+    def matcher_for(self, version: int, ruleset: RuleSet | None) -> Matcher:
         if ruleset is not None:
-            from monitor.match import Matcher
-
             self.version, self.matcher = version, Matcher.compile(ruleset)
-        if self.version != version:
+        if self.matcher is None or self.version != version:
             raise RuntimeError(f"rule set version {version} was never sent to this worker")
         return self.matcher
 

@@ -74,15 +74,14 @@ def lock_startup(session: Session) -> None:
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_STARTUP_LOCK})
 
 
-def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, expire_on_commit=False)
+def make_sessionmaker(engine: Engine, *, read_only: bool = False) -> sessionmaker[Session]:
+    options = {READ_ONLY: True} if read_only else {}
+    return sessionmaker(engine, expire_on_commit=False, execution_options=options)
 
 
 def reader_of(sessions: sessionmaker[Session]) -> sessionmaker[Session]:
     """Sessions on the same engine as `sessions` for transactions that only read."""
-    return sessionmaker(
-        sessions.kw["bind"], expire_on_commit=False, execution_options={READ_ONLY: True}
-    )
+    return make_sessionmaker(sessions.kw["bind"], read_only=True)
 
 
 def ensure_schema(engine: Engine) -> None:
