@@ -37,6 +37,8 @@ DEFAULT_CONFIG_PATH = "rasd.yaml"
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, None: 1}
+# libyaml's composer when PyYAML was built with it: a 2,000-feed config composes ~10x faster.
+_COMPOSER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def parse_duration(value: object) -> timedelta:
@@ -285,11 +287,7 @@ def _construct(
     if isinstance(node, yaml.MappingNode):
         out: dict[Any, Any] = {}
         for key_node, value_node in node.value:
-            key = (
-                yaml.safe_load(yaml.serialize(key_node))
-                if key_node.tag != "tag:yaml.org,2002:str"
-                else key_node.value
-            )
+            key = _scalar(key_node) if key_node.tag != "tag:yaml.org,2002:str" else key_node.value
             if key in out:
                 problems.append(
                     Problem(
@@ -305,7 +303,7 @@ def _construct(
             _construct(child, (*path, i), lines, problems, filename, env)
             for i, child in enumerate(node.value)
         ]
-    value = yaml.safe_load(yaml.serialize(node))
+    value = _scalar(node)
     if isinstance(value, str) and "${" in value:
 
         def substitute(found: re.Match[str]) -> str:
@@ -325,6 +323,11 @@ def _construct(
 
         value = _ENV_REF.sub(substitute, value)
     return value
+
+
+def _scalar(node: yaml.Node) -> Any:
+    """The value of a leaf node, as yaml.safe_load would build it."""
+    return yaml.constructor.SafeConstructor().construct_object(node, deep=True)
 
 
 def _dotted(path: tuple[str | int, ...]) -> str:
@@ -347,7 +350,7 @@ def settings_from_text(
     """Parse and validate config text; raise ConfigError listing every problem with its line."""
     env = os.environ if env is None else env
     try:
-        root = yaml.compose(text)
+        root = yaml.compose(text, Loader=_COMPOSER)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark else 1
