@@ -64,6 +64,10 @@ class Analysed:
     canonical: str | None
     fingerprint: Fingerprint | None  # None: no rule fired, the item joins no story
 
+    @classmethod
+    def of(cls, item: Item, found: Finding) -> Analysed:
+        return cls(item, found.matches, found.entities, found.canonical, found.fingerprint)
+
 
 def findings(matcher: MatcherLike, feed: FeedContext, items: Sequence[Item]) -> list[Finding]:
     out = []
@@ -95,7 +99,4 @@ def analyse_items(matcher: MatcherLike, feed: FeedContext, items: Sequence[Item]
 
 
 def join(items: Sequence[Item], found: Sequence[Finding]) -> list[Analysed]:
-    return [
-        Analysed(item, f.matches, f.entities, f.canonical, f.fingerprint)
-        for item, f in zip(items, found, strict=True)
-    ]
+    return [Analysed.of(item, f) for item, f in zip(items, found, strict=True)]

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from monitor import backoff
 from monitor.alerting import AlertCandidate, combine_matches, needs_alert
-from monitor.analysis import Analysed, FeedContext, MatcherLike, analyse_items, join
+from monitor.analysis import Analysed, FeedContext, Finding, MatcherLike, analyse_items, join
 from monitor.dedup import StoryIndex
 from monitor.domain import FeedState, FetchResult, Item, Match, ParsedFeed
 from monitor.errors import FetchError, ParseError
@@ -24,7 +24,7 @@ from monitor.fetch import Fetcher
 from monitor.metrics import METRICS
 from monitor.parse import ParseLimits, parse_feed
 from monitor.rules import RuleSet
-from monitor.workers import ParsePool, default_pool
+from monitor.workers import ParsePool, default_pool, guid_key
 from notifiers.routes import RouteLike, in_quiet_hours, quiet_hours_end, route_alert
 from storage import alerts as alert_repo
 from storage import deliveries as delivery_repo
@@ -108,6 +108,9 @@ class Pipeline:
         self._clock = clock
         self._rng = rng or random.Random()
         self._story_lock = asyncio.Lock()
+        # Feed id → guid keys of the items its last stored poll carried: the workers skip
+        # matching those (they are stored), so a feed costs one worker round trip, not two.
+        self._last_guids: dict[int, frozenset[int]] = {}
 
     async def poll_feed(self, feed: FeedState) -> PollOutcome:
         started = time.monotonic()
@@ -123,13 +126,7 @@ class Pipeline:
             await asyncio.to_thread(self._record_success, feed, result, None, 0)
             return PollOutcome(feed.id, feed.name, feed.url, "not-modified")
         try:
-            parsed = await parse_feed(
-                result,
-                lang_hint=feed.lang,
-                encoding=feed.encoding,
-                limits=self._settings.parse_limits,
-                pool=self._pool,
-            )
+            parsed, early = await self._parse(feed, result)
         except ParseError as exc:
             return await asyncio.to_thread(self._record_error, feed, exc.reason, str(exc), None)
         for warning in parsed.warnings:
@@ -137,13 +134,19 @@ class Pipeline:
         # Only items this feed has not stored yet are matched: a re-poll of an unchanged feed
         # that sends no ETag costs one query, not a rescan of every item.
         fresh = await asyncio.to_thread(self._unseen, feed, parsed)
-        analysed = await self._analyse_new(feed, fresh)
+        missing = [i for i in fresh if i not in early]
+        late = await self._analyse_new(feed, [parsed.items[i] for i in missing])
+        by_index = dict(zip(missing, late, strict=True))
+        analysed = [
+            by_index[i] if i in by_index else Analysed.of(parsed.items[i], early[i]) for i in fresh
+        ]
         # Story lookups and inserts are serialised so two feeds carrying one story at the same
         # moment still join one story in this process.
         async with self._story_lock:
             new_items, new_alerts = await asyncio.to_thread(
                 self._store, feed, result, parsed, analysed
             )
+        self._last_guids[feed.id] = frozenset(guid_key(item.guid) for item in parsed.items)
         return PollOutcome(
             feed.id,
             feed.name,
@@ -156,10 +159,30 @@ class Pipeline:
 
     # --- pure-ish steps -----------------------------------------------------------------
 
-    def _unseen(self, feed: FeedState, parsed: ParsedFeed) -> list[Item]:
+    async def _parse(
+        self, feed: FeedState, result: FetchResult
+    ) -> tuple[ParsedFeed, dict[int, Finding]]:
+        """The feed, and the findings of the current rules on the items it did not carry at
+        its last poll (by item index), matched by the same worker job that parsed it."""
+        s = self._settings
+        if self._rules is None or result.body is None:
+            parsed = await parse_feed(
+                result, lang_hint=feed.lang, encoding=feed.encoding, limits=s.parse_limits,
+                pool=self._pool,
+            )  # fmt: skip
+            return parsed, {}
+        return await (self._pool or default_pool()).parse_and_analyse(
+            result.body, result.headers, result.final_url,
+            lang_hint=feed.lang, encoding=feed.encoding, limits=s.parse_limits,
+            feed=_context(feed), rules=self._rules(),
+            skip=self._last_guids.get(feed.id, frozenset()),
+        )  # fmt: skip
+
+    def _unseen(self, feed: FeedState, parsed: ParsedFeed) -> list[int]:
+        """The indices of the items this feed has not stored."""
         with self._read_sessions.begin() as session:
             known = item_repo.known_guids(session, feed.id, [i.guid for i in parsed.items])
-        return [item for item in parsed.items if item.guid not in known]
+        return [i for i, item in enumerate(parsed.items) if item.guid not in known]
 
     def analyse(self, feed: FeedState, items: list[Item]) -> list[Analysed]:
         """Match `items` in this process, with the current rules."""

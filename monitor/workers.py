@@ -28,6 +28,7 @@ import sys
 import threading
 import time
 import weakref
+import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -38,7 +39,7 @@ from monitor.errors import ParseError
 from monitor.match import Matcher
 from monitor.rules import RuleSet
 
-__all__ = ["ParsePool", "default_pool", "install_io_guard"]
+__all__ = ["ParsePool", "default_pool", "guid_key", "install_io_guard"]
 
 _MODULE_SUFFIXES = (".py", ".pyc", ".so")
 _DENIED_EVENTS = frozenset(
@@ -49,6 +50,9 @@ _DENIED_EVENTS = frozenset(
     }
 )  # fmt: skip
 _KILL_WAIT_SECONDS = 5.0
+# A worker whose peak RSS passed this (a large feed, a hostile one) is replaced after its job:
+# CPython rarely hands freed memory back, so it would keep that size while idle.
+_RECYCLE_PEAK_RSS_KIB = 256 * 1024
 
 
 def install_io_guard() -> list[str]:
@@ -76,6 +80,22 @@ def install_io_guard() -> list[str]:
     return refused
 
 
+def guid_key(guid: str) -> int:
+    """A small, process-independent key for a guid (`skip` sets sent to the workers)."""
+    return zlib.crc32(guid.encode("utf-8", "surrogatepass"))
+
+
+@dataclass(frozen=True)
+class _Analysis:
+    """Match a parsed feed's items in the same job, except those whose guid key is in `skip`
+    (what the feed held at its last poll). A key that collides only costs a second job."""
+
+    feed: FeedContext
+    rules_version: int
+    ruleset: RuleSet | None  # sent only when the worker does not hold this version yet
+    skip: frozenset[int]
+
+
 @dataclass(frozen=True)
 class _Job:
     body: bytes
@@ -84,14 +104,29 @@ class _Job:
     lang_hint: str | None
     encoding: str | None
     limits: Any  # ParseLimits; Any keeps this module free of a parse.py import cycle
+    analysis: _Analysis | None = None
 
-    def run(self, _rules: _WorkerRules) -> Any:
+    def run(self, rules: _WorkerRules) -> Any:
         from monitor.parse import parse_bytes
 
-        return parse_bytes(
+        parsed = parse_bytes(
             self.body, self.headers, self.url,
             lang_hint=self.lang_hint, encoding=self.encoding, limits=self.limits,
         )  # fmt: skip
+        if self.analysis is None:
+            return parsed
+        a = self.analysis
+        try:
+            matcher = rules.matcher_for(a.rules_version, a.ruleset)
+            chosen = [i for i, item in enumerate(parsed.items) if guid_key(item.guid) not in a.skip]
+            found = findings(matcher, a.feed, [parsed.items[i] for i in chosen])
+        except MemoryError:
+            raise
+        except Exception:
+            # The feed parsed: the caller matches its items by a separate job, which reports
+            # whatever went wrong here, instead of failing the feed.
+            return parsed, {}
+        return parsed, dict(zip(chosen, found, strict=True))
 
 
 @dataclass(frozen=True)
@@ -156,6 +191,8 @@ def serve_fds(read_fd: int, write_fd: int) -> None:
         finally:
             resource.setrlimit(resource.RLIMIT_AS, (hard, hard))
         del job
+        if resource.getrusage(resource.RUSAGE_SELF).ru_maxrss > _RECYCLE_PEAK_RSS_KIB:
+            recycle = True
         if refused:
             # The parser tried to touch a file or the network: its output cannot be trusted.
             outcome = ("error", "io-refused", "; ".join(refused)[:300])
@@ -215,7 +252,7 @@ class _Worker:
 class ParsePool:
     """Up to `size` parse workers, started on demand and replaced when they misbehave."""
 
-    def __init__(self, size: int | None = None, *, max_jobs_per_worker: int = 500) -> None:
+    def __init__(self, size: int | None = None, *, max_jobs_per_worker: int = 5000) -> None:
         self.size = size or max(1, min(2, os.cpu_count() or 1))
         self.max_jobs_per_worker = max_jobs_per_worker
         self._idle: list[_Worker] = []
@@ -239,6 +276,37 @@ class ParsePool:
         job = _Job(body, dict(headers), url, lang_hint, encoding, limits)
         parsed: ParsedFeed = await self._run(url, limits, lambda _worker: job)
         return parsed
+
+    async def parse_and_analyse(
+        self,
+        body: bytes,
+        headers: Mapping[str, str],
+        url: str,
+        *,
+        lang_hint: str | None,
+        encoding: str | None,
+        limits: Any,
+        feed: FeedContext,
+        rules: tuple[int, RuleSet],
+        skip: frozenset[int] = frozenset(),
+    ) -> tuple[ParsedFeed, dict[int, Finding]]:
+        """Parse, then match every item whose `guid_key` is not in `skip`, in one round trip:
+        the feed and the findings by item index."""
+        version, ruleset = rules
+
+        def job_for(worker: _Worker) -> _Job:
+            held = worker.rules_version == version
+            worker.rules_version = None  # unknown until this job succeeds
+            analysis = _Analysis(feed, version, None if held else ruleset, skip)
+            return _Job(body, dict(headers), url, lang_hint, encoding, limits, analysis)
+
+        def on_success(worker: _Worker) -> None:
+            worker.rules_version = version
+
+        done: tuple[ParsedFeed, dict[int, Finding]] = await self._run(
+            url, limits, job_for, on_success
+        )
+        return done
 
     async def analyse(
         self,

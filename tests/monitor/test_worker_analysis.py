@@ -14,12 +14,12 @@ import pytest
 from monitor.analysis import FeedContext, Finding, findings
 from monitor.app import App
 from monitor.config import settings_from_text
-from monitor.domain import Item
+from monitor.domain import Item, ParsedFeed
 from monitor.errors import ParseError
 from monitor.match import Matcher
 from monitor.parse import ParseLimits, parse_bytes
 from monitor.rules import RuleSet, load_rules, parse_rule_text
-from monitor.workers import ParsePool
+from monitor.workers import ParsePool, _Analysis, _Job, _WorkerRules, guid_key
 from tests.feedserver import FeedServer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -84,6 +84,15 @@ def test_worker_follows_rule_set_versions() -> None:
 class WorkerCannotMatch(ParsePool):
     """A real pool whose workers parse, but whose matching fails as a crashed worker's would."""
 
+    async def parse_and_analyse(
+        self, body: bytes, headers: Any, url: str, **kwargs: Any
+    ) -> tuple[ParsedFeed, dict[int, Finding]]:
+        parsed = await self.parse(
+            body, headers, url,
+            lang_hint=kwargs["lang_hint"], encoding=kwargs["encoding"], limits=kwargs["limits"],
+        )  # fmt: skip
+        return parsed, {}  # what a worker whose matching raised sends back
+
     async def analyse(self, items: Sequence[Item], *args: Any, **kwargs: Any) -> list[Finding]:
         self.failed = len(items)
         raise ParseError("demo", "parse-crashed", "worker died (exit code -9)")
@@ -144,3 +153,78 @@ def test_rule_books_of_one_process_never_share_a_version(tmp_path: Path) -> None
         pool.close()
     assert books[0].version != books[1].version
     assert (rule_ids(first), rule_ids(second)) == ([{"a"}], [set()])
+
+
+def test_one_job_parses_and_matches_all_but_the_skipped_items() -> None:
+    body = (FEEDS / "seed-mali-russia-ar.xml").read_bytes()
+    parsed = parse_bytes(body, RSS_HEADERS, "http://127.0.0.1/seed.xml", lang_hint="ar")
+    ruleset = load_rules([ROOT / "rules"])
+    expected = findings(Matcher.compile(ruleset), FeedContext("Demo", "ar"), parsed.items)
+    skip = frozenset(guid_key(item.guid) for item in parsed.items[::2])
+    pool = ParsePool(size=1)
+    try:
+        got, found = asyncio.run(
+            pool.parse_and_analyse(
+                body, RSS_HEADERS, "http://127.0.0.1/seed.xml",
+                lang_hint="ar", encoding=None, limits=ParseLimits(),
+                feed=FeedContext("Demo", "ar"), rules=(1, ruleset), skip=skip,
+            )
+        )  # fmt: skip
+    finally:
+        pool.close()
+    assert got == parsed
+    assert sorted(found) == list(range(1, len(parsed.items), 2))
+    assert all(found[i] == expected[i] for i in found)
+
+
+def test_a_job_whose_matching_fails_still_returns_the_feed() -> None:
+    body = (FEEDS / "revue-fr.xml").read_bytes()
+    never_sent = _Analysis(FeedContext("Demo", "fr"), 7, None, frozenset())
+    job = _Job(body, RSS_HEADERS, "http://127.0.0.1/r.xml", "fr", None, ParseLimits(), never_sent)
+    parsed, found = job.run(_WorkerRules())
+    assert parsed.items and found == {}
+
+
+class CountingPool(ParsePool):
+    def __init__(self) -> None:
+        super().__init__(size=1)
+        self.skipped: list[int] = []
+        self.analyse_jobs = 0
+
+    async def parse_and_analyse(
+        self, *args: Any, **kwargs: Any
+    ) -> tuple[ParsedFeed, dict[int, Finding]]:
+        self.skipped.append(len(kwargs["skip"]))
+        return await super().parse_and_analyse(*args, **kwargs)
+
+    async def analyse(self, *args: Any, **kwargs: Any) -> list[Finding]:
+        self.analyse_jobs += 1
+        return await super().analyse(*args, **kwargs)
+
+
+def test_a_feed_costs_one_worker_job_and_known_items_are_not_matched_again(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    # No ETag and no Last-Modified: every poll gets the whole feed again.
+    seed = feed_server.add("/seed.xml", (FEEDS / "seed-mali-russia-ar.xml").read_bytes(), etag=False)
+    text = f"""
+database: sqlite:///{tmp_path}/rasd.db
+rules_dir: {ROOT / "rules"}
+feeds:
+  - {{url: "{seed}", name: Seed, lang: ar}}
+"""
+    settings = settings_from_text(text, str(tmp_path / "rasd.yaml"))
+    pool = CountingPool()
+
+    async def twice() -> list[dict[str, int]]:
+        async with App(settings, pool=pool) as app:
+            return [(await app.once()).to_json(), (await app.once()).to_json()]
+
+    try:
+        first, second = asyncio.run(twice())
+    finally:
+        pool.close()
+    assert first["items_new"] > 0 and first["alerts"] > 0
+    assert second["items_new"] == 0
+    assert pool.skipped == [0, first["items_new"]]
+    assert pool.analyse_jobs == 0
