@@ -17,6 +17,7 @@ from sqlalchemy import inspect, text
 from storage.db import create_db_engine, ensure_schema, is_sqlite
 from storage.migrate import (
     BASELINE_REVISION,
+    SHIPPED_HEAD,
     SchemaError,
     check_schema,
     current_revision,
@@ -41,6 +42,26 @@ def _diff(url: str) -> list[object]:
             return list(compare_metadata(context, Base.metadata))
     finally:
         engine.dispose()
+
+
+def test_the_shipped_head_constant_is_alembics_head() -> None:
+    assert head_revision() == SHIPPED_HEAD
+
+
+def test_a_start_on_a_current_database_does_not_import_alembic(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'rasd.db'}"
+    upgrade(url)
+    probe = (
+        "import sys\n"
+        "from storage.db import create_db_engine\n"
+        "from storage.migrate import prepare_schema\n"
+        f"assert prepare_schema(create_db_engine({url!r})) is None\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'alembic'))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == "[]"
 
 
 def test_upgrade_builds_exactly_the_models_schema(db_url: str) -> None:
