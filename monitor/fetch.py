@@ -10,6 +10,7 @@ are followed by hand: the stored URL changes only when every hop was permanent (
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import zlib
 from collections.abc import Callable
@@ -52,6 +53,7 @@ ACCEPT_ENCODING = "gzip, deflate, br"
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _PERMANENT = frozenset({301, 308})
 _DROPPED_HEADERS = ("content-encoding", "content-length", "transfer-encoding")
+_DRAIN_BYTES = 64 * 1024  # unread bodies up to this size are read so the connection is kept
 
 
 @dataclass(frozen=True)
@@ -142,6 +144,7 @@ class Fetcher:
                         continue
                     return await self._conclude(feed, url, permanent, response)
                 finally:
+                    await _drain(response)
                     await response.aclose()
         raise FetchError(
             feed.url, "too-many-redirects", f"more than {self.limits.max_redirects} redirects"
@@ -345,6 +348,21 @@ def _decoder_chain(origin: str, header: str, cap: int) -> _Chain:
         elif coding != "identity":
             raise FetchError(origin, "bad-encoding", f"unsupported Content-Encoding {coding!r}")
     return _Chain(decoders or [_Identity()])
+
+
+async def _drain(response: httpx.Response) -> None:
+    """Read the rest of a small unread body (304, redirect, error page): httpcore reuses a
+    connection only after the whole response went through it, and closes it otherwise."""
+    if response.is_stream_consumed:
+        return
+    declared = response.headers.get("content-length", "")
+    if response.status_code not in (204, 304) and not (
+        declared.isdigit() and int(declared) <= _DRAIN_BYTES
+    ):
+        return
+    with contextlib.suppress(httpx.HTTPError):
+        async for _chunk in response.aiter_raw():
+            pass
 
 
 def _status_detail(response: httpx.Response) -> str:

@@ -28,6 +28,7 @@ class Seen:
     path: str
     headers: dict[str, str]
     body: bytes
+    client_port: int = 0  # one port per TCP connection: shows whether connections are reused
 
 
 class FeedServer:
@@ -55,6 +56,7 @@ class FeedServer:
                             self.path,
                             {k.lower(): v for k, v in self.headers.items()},
                             body,
+                            self.client_address[1],
                         )
                     )
                 return body

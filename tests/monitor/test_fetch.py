@@ -83,6 +83,28 @@ def test_etag_round_trip_gives_304_without_body(feed_server: FeedServer) -> None
         asyncio.run(parse_feed(second))
 
 
+def test_small_unread_answers_keep_the_connection(feed_server: FeedServer) -> None:
+    """304s, error pages and redirects are read to their end, so the next feed of the same
+    host reuses the connection instead of opening a new one."""
+    url = feed_server.add("/f.xml", RSS)
+    missing = feed_server.url("/missing.xml")
+    moved = feed_server.add("/moved.xml", status=302, headers={"Location": url}, etag=False)
+
+    async def polls(fetcher: Fetcher) -> list[int]:
+        first = await fetcher.fetch(feed(url))
+        statuses = [first.status]
+        for _ in range(3):
+            statuses.append((await fetcher.fetch(feed(url, etag=first.etag))).status)
+            with pytest.raises(FetchError):
+                await fetcher.fetch(feed(missing))
+            statuses.append((await fetcher.fetch(feed(moved))).status)
+        return statuses
+
+    assert run(polls) == [200, 304, 200, 304, 200, 304, 200]
+    ports = {seen.client_port for seen in feed_server.requests}
+    assert len(feed_server.requests) == 13 and len(ports) == 1
+
+
 def test_last_modified_round_trip(feed_server: FeedServer) -> None:
     stamp = "Tue, 11 Nov 2025 07:28:00 GMT"
     url = feed_server.add("/f.xml", RSS, etag=False, last_modified=stamp)

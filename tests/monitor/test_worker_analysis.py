@@ -206,7 +206,9 @@ def test_a_feed_costs_one_worker_job_and_known_items_are_not_matched_again(
     tmp_path: Path, feed_server: FeedServer
 ) -> None:
     # No ETag and no Last-Modified: every poll gets the whole feed again.
-    seed = feed_server.add("/seed.xml", (FEEDS / "seed-mali-russia-ar.xml").read_bytes(), etag=False)
+    seed = feed_server.add(
+        "/seed.xml", (FEEDS / "seed-mali-russia-ar.xml").read_bytes(), etag=False
+    )
     text = f"""
 database: sqlite:///{tmp_path}/rasd.db
 rules_dir: {ROOT / "rules"}
