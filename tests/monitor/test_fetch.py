@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import shutil
 import socket
 import threading
 import time
@@ -22,6 +23,7 @@ from monitor.errors import FetchError
 from monitor.fetch import USER_AGENT, Fetcher, FetchLimits, make_client
 from monitor.parse import parse_feed
 from tests.feedserver import FeedServer
+from tests.h2server import H2Server
 
 T = TypeVar("T")
 DEFAULT = FetchLimits()
@@ -356,3 +358,28 @@ def test_fetch_then_parse_windows_1256_with_override(feed_server: FeedServer) ->
     broken = asyncio.run(parse_feed(result))
     assert broken.items[0].title != "عاجل: انخفاض أسعار النفط"
     assert broken.warnings  # mis-decoded, and said so
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="no openssl command for a cert")
+def test_http2_when_the_server_offers_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An HTTPS server that speaks only HTTP/2: the fetch succeeds, so it negotiated h2."""
+    with H2Server(tmp_path) as server:
+        server.routes["/f.xml"] = RSS
+        monkeypatch.setenv("SSL_CERT_FILE", str(server.cafile))  # trust the test certificate
+        result = fetch(server.url("/f.xml"))
+        assert result.status == 200 and result.body == RSS
+        (seen,) = server.requests
+        assert seen.headers[":method"] == "GET" and seen.headers["user-agent"] == USER_AGENT
+        assert "if-none-match" not in seen.headers
+        assert fetch_error(server.url("/gone.xml")).reason == "http-404"
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="no openssl command for a cert")
+def test_http2_feed_polled_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    body = (Path(__file__).parents[2] / "monitor/demo_data/feeds/revue-fr.xml").read_bytes()
+    with H2Server(tmp_path) as server:
+        server.routes["/revue.xml"] = body
+        monkeypatch.setenv("SSL_CERT_FILE", str(server.cafile))
+        result = fetch(server.url("/revue.xml"))
+        parsed = asyncio.run(parse_feed(result))
+    assert parsed.items and all(item.title for item in parsed.items)
