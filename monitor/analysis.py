@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from monitor.dedup import Fingerprint, canonical_url, fingerprint
-from monitor.domain import Document, Item, Match
+from monitor.domain import Document, Item, Match, pickled_by_fields
 
 __all__ = [
     "ENTITY_PREFIXES",
@@ -46,6 +46,7 @@ class FeedContext:
     tags: tuple[str, ...] = ()
 
 
+@pickled_by_fields
 @dataclass(frozen=True, slots=True)
 class Finding:
     """The analysis of one item, without the item (what a worker sends back)."""

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import operator
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal, TypeVar
 
 __all__ = [
     "FIELDS",
@@ -18,12 +19,33 @@ __all__ = [
     "ParsedFeed",
     "TermHit",
     "matched_words",
+    "pickled_by_fields",
     "severity_rank",
 ]
+
+_D = TypeVar("_D")
 
 SEVERITIES: tuple[str, ...] = ("low", "medium", "high", "critical")
 FIELDS: tuple[str, ...] = ("title", "summary")
 Field = Literal["title", "summary"]
+
+
+def pickled_by_fields(cls: type[_D]) -> type[_D]:
+    """Pickle a frozen, slotted dataclass as its constructor and field values.
+
+    The default for such classes goes through Python-level __getstate__/__setstate__ per
+    object; items and matches cross the pipe to the parse workers by the thousand per feed,
+    and this halves their pickling cost."""
+    names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
+    values = (
+        operator.attrgetter(*names) if len(names) > 1 else (lambda obj: (getattr(obj, names[0]),))
+    )
+
+    def reduce(self: Any) -> tuple[type[_D], tuple[Any, ...]]:
+        return cls, values(self)
+
+    cls.__reduce__ = reduce  # type: ignore[assignment,method-assign]
+    return cls
 
 
 def severity_rank(severity: str) -> int:
@@ -68,6 +90,7 @@ class FetchResult:
         return self.status == 304
 
 
+@pickled_by_fields
 @dataclass(frozen=True, slots=True)
 class Item:
     """One feed entry as plain, sanitised text."""
@@ -81,6 +104,7 @@ class Item:
     author: str | None = None
 
 
+@pickled_by_fields
 @dataclass(frozen=True, slots=True)
 class ParsedFeed:
     title: str | None
@@ -101,6 +125,7 @@ class Document:
     feed_tags: tuple[str, ...] = ()
 
 
+@pickled_by_fields
 @dataclass(frozen=True, slots=True)
 class TermHit:
     """One rule term found in the original text: `text[start:end]` of `field`."""
@@ -118,6 +143,7 @@ def matched_words(hits: tuple[TermHit, ...]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(hit.text for hit in ordered))
 
 
+@pickled_by_fields
 @dataclass(frozen=True, slots=True)
 class Match:
     rule_id: str

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import pickle
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +16,7 @@ import pytest
 from monitor.analysis import FeedContext, Finding, findings
 from monitor.app import App
 from monitor.config import settings_from_text
-from monitor.domain import Item, ParsedFeed
+from monitor.domain import Item, Match, ParsedFeed, TermHit, pickled_by_fields
 from monitor.errors import ParseError
 from monitor.match import Matcher
 from monitor.parse import ParseLimits, parse_bytes
@@ -230,3 +232,20 @@ feeds:
     assert second["items_new"] == 0
     assert pool.skipped == [0, first["items_new"]]
     assert pool.analyse_jobs == 0
+
+
+@pickled_by_fields
+@dataclass(frozen=True, slots=True)
+class OneField:
+    value: tuple[int, ...]
+
+
+def test_what_crosses_the_pipe_pickles_by_its_fields() -> None:
+    hit = TermHit("Gao", "title", 0, 3, "Gao")
+    match = Match("r", "R", "high", ("security",), 2.0, (hit,))
+    item = Item(guid="1", title="Gao", summary="", url=None, published=None, lang="fr")
+    feed = ParsedFeed("F", (item,), ("w",))
+    finding = Finding([match], ("place_gao",), "https://x.example/1", None)
+    for value in (OneField((1, 2)), hit, match, item, feed, finding):
+        assert value.__reduce__()[0] is type(value)
+        assert pickle.loads(pickle.dumps(value, pickle.HIGHEST_PROTOCOL)) == value
