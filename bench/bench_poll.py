@@ -2,7 +2,7 @@
 where every feed answers 304, for Rasd and for rss2email polling the same feeds.
 
     .venv/bin/python bench/bench_poll.py [--feeds 2000] [--peer-feeds 100] [--repeat 3]
-        [--concurrency 128] [--per-host 64] [--out bench/results/poll.md]
+        [--concurrency 128] [--per-host 64] [--out bench/results/poll.md] [--baseline DIR]
 
 Every measured cycle is a fresh process (`python -m monitor --config … once --json`, or
 `r2e … run --no-send`), so interpreter start-up, imports, migrations and the parse workers are
@@ -228,10 +228,12 @@ class Farm:
 # --- Rasd and the peer ---------------------------------------------------------------------------
 
 
-def rasd_config(farm: Farm, feeds: int, data: Path, concurrency: int, per_host: int) -> str:
+def rasd_config(
+    farm: Farm, feeds: int, data: Path, concurrency: int, per_host: int, root: Path = ROOT
+) -> str:
     lines = [
         f"database: sqlite:///{data / 'rasd.db'}",
-        f"rules_dir: {ROOT / 'rules'}",
+        f"rules_dir: {root / 'rules'}",
         "polling:",
         f"  concurrency: {concurrency}",
         f"  per_host: {per_host}",
@@ -270,10 +272,12 @@ def rasd_progress(data: Path) -> dict[str, int]:
         return {"db_feeds_polled": polled.fetchone()[0], "db_items": items.fetchone()[0]}
 
 
-def rasd_cycle(farm: Farm, data: Path, label: str, feeds: int, timeout: float) -> Run:
+def rasd_cycle(
+    farm: Farm, data: Path, label: str, feeds: int, timeout: float, root: Path = ROOT
+) -> Run:
     cmd = [sys.executable, "-m", "monitor", "--config", str(data / "rasd.yaml"), "once", "--json"]
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    run = measure(label, feeds, cmd, cwd=ROOT, timeout=timeout, farm_pids=farm.pids, env=env)
+    env = dict(os.environ, PYTHONPATH=str(root))
+    run = measure(label, feeds, cmd, cwd=root, timeout=timeout, farm_pids=farm.pids, env=env)
     if not run.summary:
         run.summary = {"killed_at_timeout": int(timeout), **rasd_progress(data)}
     return run
@@ -285,6 +289,9 @@ def peer_cycle(r2e: Path, farm: Farm, data: Path, label: str, feeds: int, timeou
 
 
 # --- report --------------------------------------------------------------------------------------
+
+
+RUN_KEYS = ("rasd-full", "rasd-304", "base-full", "base-304", "peer-full", "peer-304")
 
 
 def _median(runs: list[Run], attr: str) -> float:
@@ -329,10 +336,14 @@ def render(args: argparse.Namespace, farm: Farm, runs: dict[str, list[Run]], r2e
     for key, title in (
         ("rasd-full", "Rasd, full"),
         ("rasd-304", "Rasd, all 304"),
+        ("base-full", f"baseline ({args.baseline}), full"),
+        ("base-304", f"baseline ({args.baseline}), all 304"),
         ("peer-full", "rss2email, full"),
         ("peer-304", "rss2email, all 304"),
     ):
         group = runs[key]
+        if not group:
+            continue
         last = group[-1]
         result = (
             ", ".join(f"{k}={v}" for k, v in last.summary.items() if v)
@@ -374,7 +385,7 @@ def render(args: argparse.Namespace, farm: Farm, runs: dict[str, list[Run]], r2e
         "| tree peak MiB | farm CPU s | exit |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for key in ("rasd-full", "rasd-304", "peer-full", "peer-304"):
+    for key in RUN_KEYS:
         for run in runs[key]:
             lines.append(
                 f"| {run.label} | {run.wall_s:.2f} | {run.cpu_s:.2f} "
@@ -398,6 +409,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--max-seconds", type=float, default=900.0, help="farm lifetime")
     parser.add_argument("--out", type=Path, default=None, help="write the Markdown report here")
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        default=None,
+        help="another checkout of Rasd (e.g. `git worktree add /tmp/base COMMIT`), measured in "
+        "the same repetitions on the same farm, right after this one: a before/after pair",
+    )
     args = parser.parse_args(argv)
     r2e = Path(args.r2e)
     if not r2e.exists():
@@ -406,7 +424,7 @@ def main(argv: list[str] | None = None) -> int:
     version = subprocess.run([str(r2e), "--version"], capture_output=True, text=True).stdout
     farm = Farm(args.feeds, args.max_seconds)
     work = Path(tempfile.mkdtemp(prefix="rasd-bench-poll-"))
-    runs: dict[str, list[Run]] = {k: [] for k in ("rasd-full", "rasd-304", "peer-full", "peer-304")}
+    runs: dict[str, list[Run]] = {k: [] for k in RUN_KEYS}
     try:
         print(f"farm: port {farm.port}, {farm.info}", file=sys.stderr)
         begun = time.monotonic()
@@ -425,15 +443,33 @@ def main(argv: list[str] | None = None) -> int:
             peer = work / f"peer-{rep}"
             peer.mkdir()
             (peer / "r2e.cfg").write_text(peer_config(farm, args.peer_feeds), encoding="utf-8")
-            plan = (
+            plan = [
                 ("rasd-full", "full", data, f"rasd full #{rep}"),
                 ("rasd-304", "304", data, f"rasd 304 #{rep}"),
+            ]
+            if args.baseline is not None:
+                base = work / f"base-{rep}"
+                base.mkdir()
+                (base / "rasd.yaml").write_text(
+                    rasd_config(
+                        farm, args.feeds, base, args.concurrency, args.per_host, args.baseline
+                    ),
+                    encoding="utf-8",
+                )
+                plan += [
+                    ("base-full", "full", base, f"baseline full #{rep}"),
+                    ("base-304", "304", base, f"baseline 304 #{rep}"),
+                ]
+            plan += [
                 ("peer-full", "full", peer, f"r2e full #{rep}"),
                 ("peer-304", "304", peer, f"r2e 304 #{rep}"),
-            )
+            ]
             for key, mode, where, label in plan:
                 farm.mode(mode)
-                if key.startswith("rasd"):
+                if key.startswith("base"):
+                    root = args.baseline
+                    run = rasd_cycle(farm, where, label, args.feeds, args.timeout, root)
+                elif key.startswith("rasd"):
                     run = rasd_cycle(farm, where, label, args.feeds, args.timeout)
                 else:
                     run = peer_cycle(r2e, farm, where, label, args.peer_feeds, args.timeout)
