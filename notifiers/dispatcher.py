@@ -193,8 +193,14 @@ class Dispatcher:
             singles, burst = rows[: budget - 1], rows[budget - 1 :]
         else:
             singles, burst = rows, []
+        # The alerts of the single sends, read in one transaction rather than one per send.
+        loaded = await asyncio.to_thread(self._alerts, singles)
+        by_id = {alert.id: alert for alert in loaded}
         for row in singles:
-            outcome = await self._send(channel, notifier, [row], "alert")
+            alert = by_id.get(row.alert_id)
+            outcome = await self._send(
+                channel, notifier, [row], "alert", [alert] if alert is not None else []
+            )
             report.add(outcome)
             if outcome.failed:  # head of line: keep order, stop this channel for now
                 await asyncio.to_thread(self._release, [r for r in rows if r.id > row.id])
@@ -214,9 +220,15 @@ class Dispatcher:
             delivery_repo.release_leases(session, [r.id for r in rows])
 
     async def _send(
-        self, channel: str, notifier: Notifier, rows: Sequence[DeliveryView], kind: str
+        self,
+        channel: str,
+        notifier: Notifier,
+        rows: Sequence[DeliveryView],
+        kind: str,
+        alerts: list[Alert] | None = None,
     ) -> DispatchReport:
-        alerts = await asyncio.to_thread(self._alerts, rows)
+        if alerts is None:
+            alerts = await asyncio.to_thread(self._alerts, rows)
         if not alerts:
             return DispatchReport()
         if kind == "alert" and rows[0].seq:
