@@ -175,13 +175,15 @@ def prune_items(session: Session, before: datetime, now: datetime) -> int:
     return len(ids)
 
 
-# Built once: the guids travel as one expanding parameter.
+# Built once: the guids travel as one expanding parameter. On table columns, not mapped
+# attributes, so SQLAlchemy skips its ORM execution path (half the cost of a call).
 _KNOWN_GUIDS = union_all(
     *(
-        select(row.guid).where(
-            row.feed_id == bindparam("feed"), row.guid.in_(bindparam("guids", expanding=True))
+        select(table.c.guid).where(
+            table.c.feed_id == bindparam("feed"),
+            table.c.guid.in_(bindparam("guids", expanding=True)),
         )
-        for row in (ItemRow, SeenKeyRow)
+        for table in (ItemRow.__table__, SeenKeyRow.__table__)
     )
 )
 
