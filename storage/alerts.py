@@ -46,6 +46,8 @@ def _hits_from_json(raw: list[dict[str, object]] | None) -> tuple[TermHit, ...]:
 
 
 # Built once (values travel as parameters): these run for every item that fires a rule.
+# They run on session.connection(): Core statements need none of Session.execute's ORM
+# handling (about a third of a statement's cost).
 _STORIES = StoryRow.__table__
 _ALERTS = AlertRow.__table__
 _ADD_STORY = insert(_STORIES).returning(_STORIES.c.id)
@@ -77,7 +79,7 @@ def add_story(session: Session, item: Item, source: str, now: datetime) -> int:
         "last_seen": now,
         "sources": [source],
     }
-    story_id: int = session.execute(_ADD_STORY, values).scalar_one()
+    story_id: int = session.connection().execute(_ADD_STORY, values).scalar_one()
     return story_id
 
 
@@ -87,21 +89,21 @@ def add_story_source(
     """Add an outlet to the story (and to its alerts); return the story's sources and the ids
     of the alerts that gained an outlet (empty if the outlet was known)."""
     sources: list[str] = list(
-        session.execute(_STORY_SOURCES, {"story": story_id}).scalar_one() or ()
+        session.connection().execute(_STORY_SOURCES, {"story": story_id}).scalar_one() or ()
     )
     if source in sources:
-        session.execute(_TOUCH_STORY, {"story": story_id, "now": now})
+        session.connection().execute(_TOUCH_STORY, {"story": story_id, "now": now})
         return sources, []
     sources.append(source)
     params = {"story": story_id, "now": now, "sources": sources}
-    session.execute(_GROW_STORY, params)
-    grown = list(session.execute(_GROW_ALERTS, params).scalars())
+    session.connection().execute(_GROW_STORY, params)
+    grown = list(session.connection().execute(_GROW_ALERTS, params).scalars())
     return sources, grown
 
 
 def story_alerts(session: Session, story_id: int) -> StoryAlerts | None:
     """What was already alerted for this story (None: nothing yet)."""
-    rows = session.execute(_STORY_ALERTS, {"story": story_id})
+    rows = session.connection().execute(_STORY_ALERTS, {"story": story_id})
     return story_summary((severity, tags or ()) for severity, tags in rows)
 
 

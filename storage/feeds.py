@@ -225,7 +225,7 @@ def mark_success(
     statement = _mark_success(
         bool(new_items), etag is not None or last_modified is not None, bool(new_url)
     )
-    result = session.execute(
+    result = session.connection().execute(
         statement,
         {
             "feed": feed_id,
@@ -314,4 +314,4 @@ _ITEMS_SINCE = select(func.count(_ITEMS.c.id)).where(
 
 
 def items_since(session: Session, feed_id: int, since: datetime) -> int:
-    return int(session.scalar(_ITEMS_SINCE, {"feed": feed_id, "since": since}) or 0)
+    return int(session.connection().scalar(_ITEMS_SINCE, {"feed": feed_id, "since": since}) or 0)

@@ -119,7 +119,8 @@ _SET_STORY = (
 
 
 def set_story(session: Session, item_id: int, story_id: int) -> None:
-    session.execute(_SET_STORY, {"item": item_id, "story": story_id})
+    # On the connection: a Core statement needs none of Session.execute's ORM handling.
+    session.connection().execute(_SET_STORY, {"item": item_id, "story": story_id})
 
 
 def iter_items(
@@ -193,5 +194,5 @@ def known_guids(session: Session, feed_id: int, guids: list[str]) -> set[str]:
     known: set[str] = set()
     for start in range(0, len(guids), 500):
         chunk = guids[start : start + 500]
-        known.update(session.scalars(_KNOWN_GUIDS, {"feed": feed_id, "guids": chunk}))
+        known.update(session.connection().scalars(_KNOWN_GUIDS, {"feed": feed_id, "guids": chunk}))
     return known
