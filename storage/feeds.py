@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from monitor.domain import FeedState
 from storage.models import FeedRow, ItemRow
+from storage.prepared import run
 
 __all__ = [
     "FeedSpec",
@@ -225,7 +226,8 @@ def mark_success(
     statement = _mark_success(
         bool(new_items), etag is not None or last_modified is not None, bool(new_url)
     )
-    result = session.connection().execute(
+    _, count = run(
+        session,
         statement,
         {
             "feed": feed_id,
@@ -237,7 +239,7 @@ def mark_success(
             "added": new_items,
         },
     )
-    if not result.rowcount:  # type: ignore[attr-defined]
+    if not count:
         raise NoResultFound(f"feeds: no feed with id {feed_id}")
 
 
@@ -314,4 +316,5 @@ _ITEMS_SINCE = select(func.count(_ITEMS.c.id)).where(
 
 
 def items_since(session: Session, feed_id: int, since: datetime) -> int:
-    return int(session.connection().scalar(_ITEMS_SINCE, {"feed": feed_id, "since": since}) or 0)
+    rows, _ = run(session, _ITEMS_SINCE, {"feed": feed_id, "since": since})
+    return int(rows[0][0] or 0)

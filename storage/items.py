@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from monitor.domain import Item
 from storage.models import AlertRow, FeedRow, ItemRow, SeenKeyRow
+from storage.prepared import run
 from storage.upsert import insert_ignore, insert_ignore_many
 
 __all__ = [
@@ -133,8 +134,7 @@ _SET_STORY = (
 
 
 def set_story(session: Session, item_id: int, story_id: int) -> None:
-    # On the connection: a Core statement needs none of Session.execute's ORM handling.
-    session.connection().execute(_SET_STORY, {"item": item_id, "story": story_id})
+    run(session, _SET_STORY, {"item": item_id, "story": story_id})
 
 
 def iter_items(
@@ -213,12 +213,12 @@ def _known_guids(dialect: str) -> Any:
 
 def known_guids(session: Session, feed_id: int, guids: list[str]) -> set[str]:
     """Which of these guids this feed already has (stored, or pruned but remembered)."""
-    connection = session.connection()
-    dialect = connection.dialect.name
+    dialect = session.get_bind().dialect.name
     statement = _known_guids(dialect)
     known: set[str] = set()
     for start in range(0, len(guids), 500):
         chunk = guids[start : start + 500]
         listed = chunk if dialect == "postgresql" else json.dumps(chunk)
-        known.update(connection.scalars(statement, {"feed": feed_id, "guids": listed}))
+        rows, _ = run(session, statement, {"feed": feed_id, "guids": listed})
+        known.update(guid for (guid,) in rows)
     return known

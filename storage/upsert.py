@@ -10,6 +10,8 @@ from sqlalchemy import Dialect, Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from storage.prepared import run
+
 __all__ = ["insert_ignore", "insert_ignore_many"]
 
 
@@ -85,6 +87,6 @@ _UNSET = object()
 
 def insert_ignore(session: Session, table: Table, values: dict[str, Any]) -> int | None:
     """Insert one row; return its id, or None if a unique key already held it."""
-    connection = session.connection()
-    statement = _insert(connection.dialect.name, table, True)
-    return connection.execute(statement, values).scalar_one_or_none()
+    statement = _insert(session.get_bind().dialect.name, table, True)
+    rows, _ = run(session, statement, values)
+    return rows[0][0] if rows else None
