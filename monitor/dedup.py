@@ -29,7 +29,7 @@ import itertools
 import operator
 import re
 from array import array
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal, TypeVar
@@ -301,13 +301,18 @@ class StoryIndex:
         need = self.cross_lang_min_entities
         postings = sorted((self._by_entity.get(e, set()) for e in entities), key=len)
         candidates: set[str] = set().union(*postings[: len(entities) - need + 1])
+        # Shared entities per candidate, counted by set operations and Counter (C loops),
+        # so the Python loop below only sees the candidates that share enough of them.
+        shared: Counter[str] = Counter()
+        for posting in postings:
+            shared.update(posting & candidates)
         best: tuple[float, int, timedelta] | None = None
         found: StoryMatch | None = None
-        for key in candidates:
+        for key in [key for key in candidates if shared[key] >= need]:
             entry = self._entries[key]
-            count = len(entities & entry.entities)
+            count = shared[key]  # == len(entities & entry.entities)
             gap = abs(entry.published - published)
-            if count < self.cross_lang_min_entities or gap > self.entity_window:
+            if gap > self.entity_window:
                 continue
             if self.entities_across_languages_only and entry.lang == lang:
                 continue

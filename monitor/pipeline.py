@@ -367,7 +367,7 @@ class Pipeline:
         (with its deliveries) the alert the story needs, if any."""
         if entry.fingerprint is None or not entry.matches:  # no rule fired: no story
             return Filed(None, None, None)
-        story_id, sources = self._join_story(session, feed, entry, now)
+        story_id, sources, new_story = self._join_story(session, feed, entry, now)
         item_repo.set_story(session, item_id, story_id)
         insert_ignore_many(
             session,
@@ -385,7 +385,9 @@ class Pipeline:
         )
         candidate = combine_matches(entry.matches)
         if candidate is None or not needs_alert(
-            candidate, alert_repo.story_alerts(session, story_id)
+            # A story created in this transaction has no alerts yet: no need to ask.
+            candidate,
+            None if new_story else alert_repo.story_alerts(session, story_id),
         ):
             return Filed(story_id, None, None)
         alert_id, created = alert_repo.get_or_add_alert(
@@ -426,7 +428,8 @@ class Pipeline:
 
     def _join_story(
         self, session: Session, feed: FeedState, entry: Analysed, now: datetime
-    ) -> tuple[int, list[str]]:
+    ) -> tuple[int, list[str], bool]:
+        """(story id, its sources, whether the story is new)."""
         item = entry.item
         found = self._stories.find(
             lang=item.lang or feed.lang,
@@ -441,8 +444,8 @@ class Pipeline:
             sources, grown = alert_repo.add_story_source(session, found.story_id, feed.name, now)
             if grown and self._settings.story_updates:
                 delivery_repo.add_update_deliveries(session, grown, now)
-            return found.story_id, sources
-        return alert_repo.add_story(session, item, feed.name, now), [feed.name]
+            return found.story_id, sources, False
+        return alert_repo.add_story(session, item, feed.name, now), [feed.name], True
 
     def plan_deliveries(
         self, match: Match | AlertCandidate, lang: str | None, now: datetime

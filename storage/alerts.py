@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from monitor.alerting import AlertCandidate, StoryAlerts, story_summary
 from monitor.domain import Alert, Item, Match, TermHit
 from storage.models import AlertRow, StoryRow
+from storage.prepared import run
 from storage.upsert import insert_ignore
 
 __all__ = [
@@ -46,6 +47,7 @@ def _hits_from_json(raw: list[dict[str, object]] | None) -> tuple[TermHit, ...]:
 
 
 # Built once (values travel as parameters): these run for every item that fires a rule.
+# They run as prepared driver SQL (storage.prepared).
 _STORIES = StoryRow.__table__
 _ALERTS = AlertRow.__table__
 _ADD_STORY = insert(_STORIES).returning(_STORIES.c.id)
@@ -77,7 +79,8 @@ def add_story(session: Session, item: Item, source: str, now: datetime) -> int:
         "last_seen": now,
         "sources": [source],
     }
-    story_id: int = session.execute(_ADD_STORY, values).scalar_one()
+    rows, _ = run(session, _ADD_STORY, values)
+    story_id: int = rows[0][0]
     return story_id
 
 
@@ -86,22 +89,21 @@ def add_story_source(
 ) -> tuple[list[str], list[int]]:
     """Add an outlet to the story (and to its alerts); return the story's sources and the ids
     of the alerts that gained an outlet (empty if the outlet was known)."""
-    sources: list[str] = list(
-        session.execute(_STORY_SOURCES, {"story": story_id}).scalar_one() or ()
-    )
+    ((stored,),), _ = run(session, _STORY_SOURCES, {"story": story_id})
+    sources: list[str] = list(stored or ())
     if source in sources:
-        session.execute(_TOUCH_STORY, {"story": story_id, "now": now})
+        run(session, _TOUCH_STORY, {"story": story_id, "now": now})
         return sources, []
     sources.append(source)
     params = {"story": story_id, "now": now, "sources": sources}
-    session.execute(_GROW_STORY, params)
-    grown = list(session.execute(_GROW_ALERTS, params).scalars())
+    run(session, _GROW_STORY, params)
+    grown = [alert_id for (alert_id,) in run(session, _GROW_ALERTS, params)[0]]
     return sources, grown
 
 
 def story_alerts(session: Session, story_id: int) -> StoryAlerts | None:
     """What was already alerted for this story (None: nothing yet)."""
-    rows = session.execute(_STORY_ALERTS, {"story": story_id})
+    rows, _ = run(session, _STORY_ALERTS, {"story": story_id})
     return story_summary((severity, tags or ()) for severity, tags in rows)
 
 

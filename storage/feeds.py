@@ -5,13 +5,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from functools import cache
+from typing import Any, Protocol
 
-from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy import Update, bindparam, case, func, null, or_, select, update
+from sqlalchemy.exc import NoResultFound
 from sqlalchemy.orm import Session
 
 from monitor.domain import FeedState
 from storage.models import FeedRow, ItemRow
+from storage.prepared import run
 
 __all__ = [
     "FeedSpec",
@@ -217,20 +220,57 @@ def mark_success(
     new_url: str | None = None,
     new_items: int = 0,
 ) -> None:
-    row = session.get_one(FeedRow, feed_id)
-    if row.consecutive_errors or new_items:  # recovered: a new outage alerts again
-        row.health_alerted_at = None
-    row.last_polled_at = row.last_success_at = now
-    row.consecutive_errors = 0
-    row.next_poll_at = next_poll_at
-    row.lease_until = row.lease_owner = None
-    if etag is not None or last_modified is not None:
-        row.etag, row.last_modified = etag, last_modified
-    if new_url:
-        row.url = new_url
+    """Record a successful poll in one UPDATE (no ORM load and flush: this runs once per
+    polled feed). A FeedRow already loaded in `session` is not refreshed. Raises
+    NoResultFound if the feed does not exist."""
+    statement = _mark_success(
+        bool(new_items), etag is not None or last_modified is not None, bool(new_url)
+    )
+    _, count = run(
+        session,
+        statement,
+        {
+            "feed": feed_id,
+            "now": now,
+            "next_poll": next_poll_at,
+            "new_etag": etag,
+            "new_last_modified": last_modified,
+            "new_url": new_url,
+            "added": new_items,
+        },
+    )
+    if not count:
+        raise NoResultFound(f"feeds: no feed with id {feed_id}")
+
+
+@cache
+def _mark_success(new_items: bool, validators: bool, moved: bool) -> Update:
+    """One prebuilt statement per combination of what changed (values are parameters,
+    named apart from the columns: a parameter named like a column would also be SET)."""
+    feeds = FeedRow.__table__
+    values: dict[str, Any] = {
+        "last_polled_at": bindparam("now"),
+        "last_success_at": bindparam("now"),
+        "consecutive_errors": 0,
+        "next_poll_at": bindparam("next_poll"),
+        "lease_until": None,
+        "lease_owner": None,
+        # Recovered or new items: a new outage alerts again. SET reads the old error count.
+        "health_alerted_at": (
+            null()
+            if new_items
+            else case((feeds.c.consecutive_errors != 0, null()), else_=feeds.c.health_alerted_at)
+        ),
+    }
+    if validators:
+        values["etag"] = bindparam("new_etag")
+        values["last_modified"] = bindparam("new_last_modified")
+    if moved:
+        values["url"] = bindparam("new_url")
     if new_items:
-        row.items_total += new_items
-        row.last_new_item_at = now
+        values["items_total"] = feeds.c.items_total + bindparam("added")
+        values["last_new_item_at"] = bindparam("now")
+    return update(feeds).where(feeds.c.id == bindparam("feed")).values(values)
 
 
 def mark_error(
@@ -268,10 +308,13 @@ def list_feeds(session: Session) -> list[FeedRow]:
     return list(session.scalars(select(FeedRow).order_by(FeedRow.name)))
 
 
-_ITEMS_SINCE = select(func.count(ItemRow.id)).where(
-    ItemRow.feed_id == bindparam("feed"), ItemRow.fetched_at >= bindparam("since")
+# On table columns, not mapped attributes: SQLAlchemy then skips its ORM execution path.
+_ITEMS = ItemRow.__table__
+_ITEMS_SINCE = select(func.count(_ITEMS.c.id)).where(
+    _ITEMS.c.feed_id == bindparam("feed"), _ITEMS.c.fetched_at >= bindparam("since")
 )
 
 
 def items_since(session: Session, feed_id: int, since: datetime) -> int:
-    return int(session.scalar(_ITEMS_SINCE, {"feed": feed_id, "since": since}) or 0)
+    rows, _ = run(session, _ITEMS_SINCE, {"feed": feed_id, "since": since})
+    return int(rows[0][0] or 0)

@@ -3,16 +3,31 @@ for story warm-up and replay, retention."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import bindparam, delete, exists, select, true, union_all, update
+from sqlalchemy import (
+    String,
+    any_,
+    bindparam,
+    delete,
+    exists,
+    func,
+    select,
+    true,
+    union_all,
+    update,
+)
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from monitor.domain import Item
 from storage.models import AlertRow, FeedRow, ItemRow, SeenKeyRow
+from storage.prepared import run
 from storage.upsert import insert_ignore, insert_ignore_many
 
 __all__ = [
@@ -119,7 +134,7 @@ _SET_STORY = (
 
 
 def set_story(session: Session, item_id: int, story_id: int) -> None:
-    session.execute(_SET_STORY, {"item": item_id, "story": story_id})
+    run(session, _SET_STORY, {"item": item_id, "story": story_id})
 
 
 def iter_items(
@@ -175,21 +190,35 @@ def prune_items(session: Session, before: datetime, now: datetime) -> int:
     return len(ids)
 
 
-# Built once: the guids travel as one expanding parameter.
-_KNOWN_GUIDS = union_all(
-    *(
-        select(row.guid).where(
-            row.feed_id == bindparam("feed"), row.guid.in_(bindparam("guids", expanding=True))
+@cache
+def _known_guids(dialect: str) -> Any:
+    """Built once per dialect. The guids travel as one array parameter (a JSON text on
+    SQLite, read with json_each), not as an expanding IN list, which SQLAlchemy re-renders
+    on every call; on table columns, so it also skips the ORM execution path."""
+    guids: Any
+    if dialect == "postgresql":
+        guids = any_(bindparam("guids", type_=postgresql.ARRAY(String)))
+    else:
+        guids = select(func.json_each(bindparam("guids")).table_valued("value").c.value)
+    return union_all(
+        *(
+            select(table.c.guid).where(
+                table.c.feed_id == bindparam("feed"),
+                table.c.guid == guids if dialect == "postgresql" else table.c.guid.in_(guids),
+            )
+            for table in (ItemRow.__table__, SeenKeyRow.__table__)
         )
-        for row in (ItemRow, SeenKeyRow)
     )
-)
 
 
 def known_guids(session: Session, feed_id: int, guids: list[str]) -> set[str]:
     """Which of these guids this feed already has (stored, or pruned but remembered)."""
+    dialect = session.get_bind().dialect.name
+    statement = _known_guids(dialect)
     known: set[str] = set()
     for start in range(0, len(guids), 500):
         chunk = guids[start : start + 500]
-        known.update(session.scalars(_KNOWN_GUIDS, {"feed": feed_id, "guids": chunk}))
+        listed = chunk if dialect == "postgresql" else json.dumps(chunk)
+        rows, _ = run(session, statement, {"feed": feed_id, "guids": listed})
+        known.update(guid for (guid,) in rows)
     return known

@@ -292,6 +292,65 @@ def test_entities_need_enough_in_common() -> None:
     )
 
 
+_ENTITY_POOL = [f"place:p{i}" for i in range(7)] + ["actor:a", "actor:b", "country:mali"]
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.frozensets(st.sampled_from(_ENTITY_POOL), max_size=7),
+            st.integers(0, 40),  # hours after T0
+            st.sampled_from(["ar", "fr"]),
+        ),
+        max_size=25,
+    ),
+    st.frozensets(st.sampled_from(_ENTITY_POOL), max_size=7),
+    st.integers(0, 40),
+    st.booleans(),
+)
+def test_entity_match_is_the_best_by_brute_force(
+    stored: list[tuple[frozenset[str], int, str]],
+    asked: frozenset[str],
+    hours: int,
+    across_only: bool,
+) -> None:
+    """The posting-list shortcut finds what a scan of every indexed item would."""
+    index = StoryIndex(
+        generic_entities=frozenset({"country:mali"}), entities_across_languages_only=across_only
+    )
+    for n, (entities, at, lang) in enumerate(stored):
+        # Distinct one-word titles: the text steps never match, only entities can.
+        index.add(
+            key=str(n),
+            story_id=n,
+            lang=lang,
+            title=f"w{n}",
+            summary="",
+            published=T0 + timedelta(hours=at),
+            entities=entities,
+        )
+    published = T0 + timedelta(hours=hours)
+    found = index.find(lang="fr", title="zz", summary="", published=published, entities=asked)
+    specific = asked - {"country:mali"}
+    best = None
+    for entities, at, lang in stored:
+        mine = entities - {"country:mali"}
+        count, gap = len(specific & mine), abs(timedelta(hours=at - hours))
+        if count < 3 or gap > index.entity_window or (across_only and lang == "fr"):
+            continue
+        jaccard = count / len(specific | mine)
+        if jaccard >= index.min_entity_jaccard and (best is None or (jaccard, count, -gap) > best):
+            best = (jaccard, count, -gap)
+    if best is None:
+        assert found is None
+    else:
+        assert found is not None and found.reason == "entities"
+        entities, at, _ = stored[found.story_id]
+        mine = entities - {"country:mali"}
+        count = len(specific & mine)
+        assert (found.similarity, count, -abs(timedelta(hours=at - hours))) == best
+
+
 def test_add_without_story_is_not_indexed_and_readd_replaces() -> None:
     index = _index()
     index.add(key="x", story_id=None, lang="fr", title=WIRE[0], summary="", published=T0)
