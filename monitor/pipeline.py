@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 import httpx
 from sqlalchemy.orm import Session, sessionmaker
@@ -30,7 +31,6 @@ from storage import alerts as alert_repo
 from storage import deliveries as delivery_repo
 from storage import feeds as feed_repo
 from storage import items as item_repo
-from storage.db import reader_of
 from storage.models import MatchRow
 from storage.upsert import insert_ignore_many
 
@@ -95,7 +95,6 @@ class Pipeline:
         rng: random.Random | None = None,
     ) -> None:
         self._sessions = sessions
-        self._read_sessions = reader_of(sessions)
         self._fetcher = fetcher
         self._matcher = matcher
         # With `rules` (version, rule set), new items are matched in the parse workers.
@@ -131,21 +130,28 @@ class Pipeline:
             return await asyncio.to_thread(self._record_error, feed, exc.reason, str(exc), None)
         for warning in parsed.warnings:
             log.info("parse: %s: %s", feed.url, warning, extra={"feed": feed.name})
-        # Only items this feed has not stored yet are matched: a re-poll of an unchanged feed
-        # that sends no ETag costs one query, not a rescan of every item.
-        fresh = await asyncio.to_thread(self._unseen, feed, parsed)
-        missing = [i for i in fresh if i not in early]
-        late = await self._analyse_new(feed, [parsed.items[i] for i in missing])
-        by_index = dict(zip(missing, late, strict=True))
-        analysed = [
-            by_index[i] if i in by_index else Analysed.of(parsed.items[i], early[i]) for i in fresh
-        ]
         # Story lookups and inserts are serialised so two feeds carrying one story at the same
         # moment still join one story in this process.
-        async with self._story_lock:
-            new_items, new_alerts = await asyncio.to_thread(
-                self._store, feed, result, parsed, analysed
-            )
+        try:
+            async with self._story_lock:
+                new_items, new_alerts = await asyncio.to_thread(
+                    self._store, feed, result, parsed, partial(_matched_fresh, feed, parsed, early)
+                )
+        except _Unmatched as unmatched:
+            # Some items the database lacks were skipped by the worker (it thought them
+            # stored): match those now, then store. Rare: a restart, a worker that failed.
+            fresh = unmatched.fresh
+            missing = [i for i in fresh if i not in early]
+            late = await self._analyse_new(feed, [parsed.items[i] for i in missing])
+            by_index = dict(zip(missing, late, strict=True))
+            analysed = [
+                by_index[i] if i in by_index else Analysed.of(parsed.items[i], early[i])
+                for i in fresh
+            ]
+            async with self._story_lock:
+                new_items, new_alerts = await asyncio.to_thread(
+                    self._store, feed, result, parsed, lambda _session: analysed
+                )
         self._last_guids[feed.id] = frozenset(guid_key(item.guid) for item in parsed.items)
         return PollOutcome(
             feed.id,
@@ -177,12 +183,6 @@ class Pipeline:
             feed=_context(feed), rules=self._rules(),
             skip=self._last_guids.get(feed.id, frozenset()),
         )  # fmt: skip
-
-    def _unseen(self, feed: FeedState, parsed: ParsedFeed) -> list[int]:
-        """The indices of the items this feed has not stored."""
-        with self._read_sessions.begin() as session:
-            known = item_repo.known_guids(session, feed.id, [i.guid for i in parsed.items])
-        return [i for i, item in enumerate(parsed.items) if item.guid not in known]
 
     def analyse(self, feed: FeedState, items: list[Item]) -> list[Analysed]:
         """Match `items` in this process, with the current rules."""
@@ -310,13 +310,19 @@ class Pipeline:
             )
 
     def _store(
-        self, feed: FeedState, result: FetchResult, parsed: ParsedFeed, analysed: list[Analysed]
+        self,
+        feed: FeedState,
+        result: FetchResult,
+        parsed: ParsedFeed,
+        fresh: Callable[[Session], list[Analysed]],
     ) -> tuple[int, int]:
+        """Store the items `fresh` picks (inside this transaction) as new: (items, alerts)."""
         now = self._clock()
         new_items = new_alerts = 0
         index_later: list[tuple[int, int, Analysed]] = []
         raised: list[tuple[int, str]] = []
         with self._sessions.begin() as session:
+            analysed = fresh(session)
             # Most new items fire no rule: one bulk insert for them (they were just checked
             # to be unseen), the careful per-item path only for those that fired.
             plain = [(e.item, e.canonical, e.entities) for e in analysed if not e.matches]
@@ -334,7 +340,7 @@ class Pipeline:
                     canonical_url=entry.canonical,
                     fingerprint=entry.fingerprint.to_json() if entry.fingerprint else None,
                     entities=entry.entities,
-                    pruned_checked=True,  # _unseen asked known_guids
+                    pruned_checked=True,  # known_guids was asked in this transaction
                 )
                 if item_id is None:
                     continue
@@ -475,6 +481,27 @@ class Pipeline:
                 delivery_repo.PlannedDelivery(target.channel, target.mode, target.route, due)
             )
         return planned
+
+
+class _Unmatched(Exception):
+    """Raised inside the storing transaction (which then writes nothing): these unseen
+    items (indices) have no findings yet."""
+
+    def __init__(self, fresh: list[int]) -> None:
+        super().__init__(f"{len(fresh)} unseen items")
+        self.fresh = fresh
+
+
+def _matched_fresh(
+    feed: FeedState, parsed: ParsedFeed, found: Mapping[int, Finding], session: Session
+) -> list[Analysed]:
+    """The items this feed has not stored, with the worker's findings; _Unmatched if some
+    lack them. Asked in the storing transaction, so a re-poll costs no separate read."""
+    known = item_repo.known_guids(session, feed.id, [item.guid for item in parsed.items])
+    fresh = [i for i, item in enumerate(parsed.items) if item.guid not in known]
+    if any(i not in found for i in fresh):
+        raise _Unmatched(fresh)
+    return [Analysed.of(parsed.items[i], found[i]) for i in fresh]
 
 
 def _context(feed: FeedState) -> FeedContext:

@@ -249,3 +249,37 @@ def test_what_crosses_the_pipe_pickles_by_its_fields() -> None:
     for value in (OneField((1, 2)), hit, match, item, feed, finding):
         assert value.__reduce__()[0] is type(value)
         assert pickle.loads(pickle.dumps(value, pickle.HIGHEST_PROTOCOL)) == value
+
+
+def test_unseen_items_the_worker_skipped_are_matched_before_storing(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """The worker skips what the feed carried at its last poll; if the database lacks some
+    of those (a restore, a failed write), they are matched by a second job, not lost."""
+    body = (FEEDS / "revue-fr.xml").read_bytes()
+    url = feed_server.add("/revue.xml", body, etag=False)
+    text = f"""
+database: sqlite:///{tmp_path}/rasd.db
+rules_dir: {ROOT / "rules"}
+feeds:
+  - {{url: "{url}", name: Revue, lang: fr}}
+"""
+    settings = settings_from_text(text, str(tmp_path / "rasd.yaml"))
+    items = parse_bytes(body, RSS_HEADERS, url).items
+    pool = CountingPool()
+
+    async def poll() -> dict[str, int]:
+        async with App(settings, pool=pool) as app:
+            claimed = app.claim(due_only=False, limit=10)
+            assert [f.name for f in claimed] == ["Revue"]
+            # As if an earlier poll had stored every item: the worker matches none of them.
+            app.pipeline._last_guids[claimed[0].id] = frozenset(guid_key(i.guid) for i in items)
+            app._release(claimed[0].id)
+            return (await app.once()).to_json()
+
+    try:
+        report = asyncio.run(poll())
+    finally:
+        pool.close()
+    assert report["items_new"] == len(items) > 0 and report["alerts"] > 0
+    assert pool.skipped == [len(items)] and pool.analyse_jobs == 1
