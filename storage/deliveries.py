@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from storage.models import DeliveryRow
@@ -186,23 +186,28 @@ def claim_channel(
     return [_view(row) for row in rows]
 
 
+_DELIVERIES = DeliveryRow.__table__
+# Built once, on the table (Core): the ORM's bulk-update path costs ~1 ms per send.
+_MARK_SENT = (
+    update(_DELIVERIES)
+    .where(_DELIVERIES.c.id.in_(bindparam("ids", expanding=True)))
+    .values(
+        status="sent",
+        sent_at=bindparam("now"),
+        attempts=_DELIVERIES.c.attempts + 1,
+        lease_until=None,
+        lease_owner=None,
+        last_error=None,
+        rolled_up=bindparam("rolled_up"),
+    )
+)
+
+
 def mark_sent(
     session: Session, ids: Sequence[int], now: datetime, *, rolled_up: bool = False
 ) -> None:
     if ids:
-        session.execute(
-            update(DeliveryRow)
-            .where(DeliveryRow.id.in_(list(ids)))
-            .values(
-                status="sent",
-                sent_at=now,
-                attempts=DeliveryRow.attempts + 1,
-                lease_until=None,
-                lease_owner=None,
-                last_error=None,
-                rolled_up=rolled_up,
-            )
-        )
+        session.execute(_MARK_SENT, {"ids": list(ids), "now": now, "rolled_up": rolled_up})
 
 
 def mark_failed(
