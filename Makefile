@@ -38,6 +38,7 @@ bench: $(STAMP)           ## the benchmarks of bench/README.md (several minutes)
 	$(BIN)/python bench/bench_match.py
 	$(BIN)/python bench/bench_parse.py
 	$(BIN)/python bench/bench_dedup.py
+	$(BIN)/python bench/bench_store.py
 	$(BIN)/python bench/bench_poll.py
 
 clean:

@@ -6,8 +6,8 @@ The first `--feeds` farm feeds that carry items (bench/feedfarm.py, 10-100 items
 built, parsed (`parse_bytes`) and analysed with the shipped rules (`analyse_items`) once,
 outside the timing. Each repetition then opens a fresh SQLite file in a temporary folder
 and, per feed, times what `Pipeline.poll_feed` runs in the daemon's process after parsing
-and matching: `_unseen` (which guids are new) and `_store` (items, matches, stories,
-alerts, deliveries and the poll record, in one transaction).
+and matching: `_store`, which in one transaction asks which guids are new and stores them
+(items, matches, stories, alerts, deliveries and the poll record).
 
 Two passes per repetition: "fresh" (every item new, as on a first poll) and "known" (the
 same bodies again: every item is known, only the poll is recorded). Times are process CPU
@@ -32,6 +32,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -41,12 +42,12 @@ sys.path.insert(0, str(REPO / "bench"))
 import feedfarm  # noqa: E402
 import httpx  # noqa: E402
 
-from monitor.analysis import Analysed, FeedContext, analyse_items  # noqa: E402
+from monitor.analysis import Analysed, FeedContext, Finding, analyse_items  # noqa: E402
 from monitor.dedup import StoryIndex  # noqa: E402
 from monitor.domain import FeedState, FetchResult, ParsedFeed  # noqa: E402
 from monitor.fetch import Fetcher  # noqa: E402
 from monitor.parse import parse_bytes  # noqa: E402
-from monitor.pipeline import Pipeline, PipelineSettings  # noqa: E402
+from monitor.pipeline import Pipeline, PipelineSettings, _matched_fresh  # noqa: E402
 from monitor.rulebook import RuleBook  # noqa: E402
 from storage import feeds as feed_repo  # noqa: E402
 from storage.db import create_db_engine, ensure_schema, make_sessionmaker  # noqa: E402
@@ -119,15 +120,18 @@ def make_pipeline(folder: Path, polled: list[Polled]) -> tuple[Pipeline, list[Fe
 
 
 def store_one(pipeline: Pipeline, state: FeedState, p: Polled) -> tuple[float, int]:
-    """CPU seconds of `_unseen` + `_store` for one feed (the analysis is looked up, not
-    timed), and the number of new items."""
+    """CPU seconds of `_store` for one feed, which asks which guids are new and stores them
+    in one transaction (the worker's findings are looked up, not timed), and the number of
+    new items."""
+    found = {
+        i: Finding(a.matches, a.entities, a.canonical, a.fingerprint)
+        for i, item in enumerate(p.parsed.items)
+        if (a := p.analysed.get(item.guid)) is not None
+    }
+    fresh = partial(_matched_fresh, state, p.parsed, found)
     start = time.process_time()
-    fresh = pipeline._unseen(state, p.parsed)
-    middle = time.process_time()
-    analysed = [p.analysed[item.guid] for item in fresh]
-    resume = time.process_time()
-    new_items, _ = pipeline._store(state, p.result, p.parsed, analysed)
-    return (middle - start) + (time.process_time() - resume), new_items
+    new_items, _ = pipeline._store(state, p.result, p.parsed, fresh)
+    return time.process_time() - start, new_items
 
 
 def one_pass(
