@@ -121,7 +121,35 @@ class _Memo(dict[str, object]):
         return value
 
 
+def _stable_characters() -> str:
+    """The ASCII, Latin-1 and Arabic-block characters that folding leaves alone, alone or
+    in a run: word characters without a decomposition, case fold, mark or mapping."""
+    stable = []
+    for code in (*range(0x80), *range(0xC0, 0x100), *range(0x600, 0x700)):
+        char = chr(code)
+        found = _TOKEN_RE.fullmatch(char)
+        if (
+            found is not None
+            and found.group(1) == char
+            and unicodedata.combining(char) == 0
+            and not unicodedata.category(char).startswith("M")
+            and unicodedata.normalize("NFKD", char) == char
+            and char.casefold() == char
+            and char.translate(_FOLD_MAP) == char
+        ):
+            stable.append(char)
+    return "".join(stable)
+
+
+# A word made only of these is its own fold and a single token (`_fold_word_uncached` gives
+# it back unchanged): most Arabic words, which then skip NFKD, case folding and the regexes.
+# `not word.strip(_STABLE)` tests that in C (faster here than a set or a regex).
+_STABLE = _stable_characters()
+
+
 def _fold_word_uncached(word: str, depth: int = 0) -> tuple[str, ...]:
+    if not word.strip(_STABLE):
+        return (word,)
     pieces = tuple(_TOKEN_RE.findall(_fold_once(word)))
     if depth >= 3 or pieces == (word,):
         return pieces
@@ -133,8 +161,12 @@ def _fold_word_uncached(word: str, depth: int = 0) -> tuple[str, ...]:
 
 def _fold_chunk(chunk: str) -> tuple[str, ...]:
     if chunk.isascii():
+        if chunk.isalnum():  # one token, no elision (that needs an apostrophe)
+            return (chunk.lower(),)
         # ASCII folding is lower-casing, which keeps every token a token: one pass suffices.
         return tuple(_TOKEN_RE.findall(chunk.lower()))
+    if not chunk.strip(_STABLE):
+        return (chunk,)
     return tuple(p for surface in _TOKEN_RE.findall(chunk) for p in _FOLDED_WORDS[surface])
 
 
