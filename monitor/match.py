@@ -285,8 +285,12 @@ class _ChunkMemo(dict[str, "tuple[_Start, ...] | _Folded"]):
 
     def __missing__(self, chunk: str) -> tuple[_Start, ...] | _Folded:
         words = chunk_words(chunk)
-        lookup = self.matcher._lookup
-        value = lookup(words[0]) if len(words) == 1 else _Folded(tuple(map(lookup, words)))
+        if len(words) == 1:
+            value = self.matcher._cache.get(words[0])
+            if value is None:
+                value = self.matcher._analyze(words[0])
+        else:
+            value = _Folded(tuple(map(self.matcher._lookup, words)))
         if len(self) >= MAX_CACHED_WORDS:
             self.clear()
         self[chunk] = value

@@ -21,7 +21,6 @@ import unicodedata
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from functools import cache
 from itertools import accumulate, chain
 from operator import add
 
@@ -79,27 +78,29 @@ class Token:
     end: int
 
 
-@cache
-def _marks_re() -> re.Pattern[str]:
-    """Every combining mark (category M) of the Basic Multilingual Plane, built on first use."""
-    marks = "".join(chr(c) for c in range(0x10000) if unicodedata.category(chr(c))[0] == "M")
-    return re.compile("[" + re.escape(marks) + "]+")
+class _FoldTable(dict[int, "str | int | None"]):
+    """`str.translate` table: every combining mark (category M) deleted, `_FOLD_MAP` applied.
+
+    Filled one character at a time on first sight, so that no table of all marks is built."""
+
+    def __missing__(self, code: int) -> str | int | None:
+        value: str | int | None
+        if unicodedata.category(chr(code)).startswith("M"):
+            value = None
+        else:
+            value = _FOLD_MAP.get(code, code)
+        self[code] = value
+        return value
 
 
-def _strip_marks(text: str) -> str:
-    if text.isalnum():
-        return text
-    if max(text) <= "\uffff":
-        return _marks_re().sub("", text)
-    return "".join(c for c in text if not unicodedata.category(c).startswith("M"))
+_FOLD_TABLE = _FoldTable()
 
 
 def _fold_once(word: str) -> str:
     if word.isascii():
         return word.lower()
     text = unicodedata.normalize("NFKD", word).casefold()
-    text = unicodedata.normalize("NFKD", text)
-    return _strip_marks(text).translate(_FOLD_MAP)
+    return unicodedata.normalize("NFKD", text).translate(_FOLD_TABLE)
 
 
 class _Memo(dict[str, object]):
@@ -184,6 +185,7 @@ def clear_caches() -> None:
     """Forget every memoised word (for benchmarks measuring a cold start)."""
     _FOLDED_WORDS.clear()
     _CHUNKS.clear()
+    _FOLD_TABLE.clear()
     _CHUNK_SPANS.clear()
 
 
@@ -328,13 +330,15 @@ def arabic_forms(norm: str) -> tuple[tuple[str, bool, bool], ...]:
     (والوقود, False, False), (الوقود, True, False), (وقود, True, True), … Non-Arabic words
     give only themselves. The matcher decides which readings a term accepts.
     """
-    if not is_arabic(norm):
+    if not (norm and "\u0600" <= norm[0] <= "\u06ff"):  # is_arabic(norm), inlined
         return ((norm, False, False),)
-    forms = []
+    forms: list[tuple[str, bool, bool]] = []
+    most = len(norm) - _MIN_STEM_CHARS
     for length in _PREFIX_LENGTHS:
-        if len(norm) - length < _MIN_STEM_CHARS:
+        if length > most:
             break
         readings = _PREFIX_READINGS.get(norm[:length])
         if readings:
-            forms.extend((norm[length:], proclitic, article) for proclitic, article in readings)
+            stem = norm[length:]
+            forms += [(stem, proclitic, article) for proclitic, article in readings]
     return tuple(forms)
