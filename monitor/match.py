@@ -188,7 +188,7 @@ class _Scan:
         "doc",
         "folded",
         "hints",
-        "located",
+        "locations",
         "mask_spans",
         "occ",
         "regex_done",
@@ -203,7 +203,7 @@ class _Scan:
         self.folded = 0  # bit set of the fields with a chunk not folding to exactly one word
         self.hints = [0, 0]  # per field, the bits of the regex literal sets found in its words
         self.words: list[list[str] | None] | None = None
-        self.located: list[_Located | None] | None = None
+        self.locations: list[_Located | None] | None = None
         self.mask_spans: list[Occurrence] = _NO_SPANS
         self.regex_done = False
         self.view: _View = _EMPTY_VIEW
@@ -218,17 +218,17 @@ class _Scan:
             words = self.words[field] = list(chain.from_iterable(map(chunk_words, chunks)))
         return words
 
-    def word_span(self, field: int, word: int) -> tuple[int, int]:
-        """(start, end) in the original text of a field's normalized word `word`."""
-        if self.located is None:
-            self.located = [None, None]
-        located = self.located[field]
+    def located(self, field: int) -> _Located:
+        """The offsets of a field's normalized words (made on first use)."""
+        if self.locations is None:
+            self.locations = [None, None]
+        located = self.locations[field]
         if located is None:
             text = self.doc.summary if field else self.doc.title
-            located = self.located[field] = _Located(
+            located = self.locations[field] = _Located(
                 text, self.chunks[field], one_word_chunks=not self.folded >> field & 1
             )
-        return located.span(word)
+        return located
 
 
 class _Located:
@@ -273,6 +273,9 @@ class _Folded:
         self.starts = starts
 
 
+_NO_WORDS = _Folded(())  # the memo value of every chunk without words (punctuation)
+
+
 class _ChunkMemo(dict[str, "tuple[_Start, ...] | _Folded"]):
     """Surface chunk of text → the terms its words can start (bounded).
 
@@ -289,8 +292,10 @@ class _ChunkMemo(dict[str, "tuple[_Start, ...] | _Folded"]):
             value = self.matcher._cache.get(words[0])
             if value is None:
                 value = self.matcher._analyze(words[0])
-        else:
+        elif words:
             value = _Folded(tuple(map(self.matcher._lookup, words)))
+        else:
+            value = _NO_WORDS
         if len(self) >= MAX_CACHED_WORDS:
             self.clear()
         self[chunk] = value
@@ -525,7 +530,11 @@ class Matcher:
             for i in compress(range(len(found)), found):
                 starts = found[i]
                 if starts.__class__ is _Folded:
-                    shift = self._scan_folded(scan, field, i, shift, starts, in_field)  # type: ignore[arg-type]
+                    if starts is _NO_WORDS:
+                        shift -= 1
+                        scan.folded |= 1 << field
+                    else:
+                        shift = self._scan_folded(scan, field, i, shift, starts, in_field)  # type: ignore[arg-type]
                     continue
                 position = i + shift
                 after: list[str] | None = None  # the words after this chunk's word
@@ -718,12 +727,15 @@ class Matcher:
         weights: dict[int, float] = {}
         for ref, _ in used:
             weights[ref.entry] = max(weights.get(ref.entry, 0.0), ref.weight)
-        span = scan.word_span
-        keys = {
-            (field, span(field, first)[0], span(field, end - 1)[1], ref.text)
-            for ref, occurrences in used
-            for field, first, end in occurrences
-        }
+        spans: list[Callable[[int], tuple[int, int]] | None] = [None, None]
+        keys = set()
+        for ref, occurrences in used:
+            text = ref.text
+            for field, first, end in occurrences:
+                span = spans[field]
+                if span is None:
+                    span = spans[field] = scan.located(field).span
+                keys.add((field, span(first)[0], span(end - 1)[1], text))
         texts = (scan.doc.title, scan.doc.summary)
         ordered = [
             TermHit(term, FIELDS[field], start, stop, texts[field][start:stop])  # type: ignore[arg-type]
