@@ -12,8 +12,9 @@ Per document, in order of cost:
    folding to exactly one word has the index of that word; `compress()` then visits only the
    chunks that start something (or fold to several words or none, which shift the word
    positions). Words are looked up once each (memoised per distinct word).
-2. The field's word list is built only when a phrase must be verified from its first word,
-   a regex runs, or a Match reports offsets (computed per needed word only).
+2. A phrase is verified on the words of the chunks after its first word; the field's word
+   list is built only when a second chunk starts a phrase or a regex runs. Offsets are
+   computed per needed word, for the Matches reported.
 3. Only rules triggered by an entry found are evaluated (percolator style). A rule's trigger
    is one set of entries of which at least one must occur for the rule to hold (e.g. the
    vocabulary required by an `all`), so a `none: [@football]` never wakes a rule up.
@@ -22,7 +23,8 @@ Per document, in order of cost:
    gathers the hits of its positive part.
 Regex terms are searched only when a triggered rule, `vocabulary_hits` or a vocabulary asked
 for by `match_with_vocabularies` needs them, unless a rule or mask could be triggered by a
-regex alone.
+regex alone; and then only in a field whose words hold the literals that any match of the
+regex must contain (hints, found once per distinct word like the index entries).
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ import bisect
 import dataclasses
 import itertools
 import re
+import re._constants as sre
+import re._parser as sre_parse
 import threading
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -183,7 +187,8 @@ class _Scan:
         "chunks",
         "doc",
         "folded",
-        "located",
+        "hints",
+        "locations",
         "mask_spans",
         "occ",
         "regex_done",
@@ -196,8 +201,9 @@ class _Scan:
         self.occ: dict[int, list[Occurrence]] = {}
         self.chunks: list[list[str]] = [_NO_CHUNKS, _NO_CHUNKS]  # text.split() per field
         self.folded = 0  # bit set of the fields with a chunk not folding to exactly one word
+        self.hints = [0, 0]  # per field, the bits of the regex literal sets found in its words
         self.words: list[list[str] | None] | None = None
-        self.located: list[_Located | None] | None = None
+        self.locations: list[_Located | None] | None = None
         self.mask_spans: list[Occurrence] = _NO_SPANS
         self.regex_done = False
         self.view: _View = _EMPTY_VIEW
@@ -212,17 +218,17 @@ class _Scan:
             words = self.words[field] = list(chain.from_iterable(map(chunk_words, chunks)))
         return words
 
-    def word_span(self, field: int, word: int) -> tuple[int, int]:
-        """(start, end) in the original text of a field's normalized word `word`."""
-        if self.located is None:
-            self.located = [None, None]
-        located = self.located[field]
+    def located(self, field: int) -> _Located:
+        """The offsets of a field's normalized words (made on first use)."""
+        if self.locations is None:
+            self.locations = [None, None]
+        located = self.locations[field]
         if located is None:
             text = self.doc.summary if field else self.doc.title
-            located = self.located[field] = _Located(
+            located = self.locations[field] = _Located(
                 text, self.chunks[field], one_word_chunks=not self.folded >> field & 1
             )
-        return located.span(word)
+        return located
 
 
 class _Located:
@@ -267,6 +273,9 @@ class _Folded:
         self.starts = starts
 
 
+_NO_WORDS = _Folded(())  # the memo value of every chunk without words (punctuation)
+
+
 class _ChunkMemo(dict[str, "tuple[_Start, ...] | _Folded"]):
     """Surface chunk of text → the terms its words can start (bounded).
 
@@ -279,8 +288,14 @@ class _ChunkMemo(dict[str, "tuple[_Start, ...] | _Folded"]):
 
     def __missing__(self, chunk: str) -> tuple[_Start, ...] | _Folded:
         words = chunk_words(chunk)
-        lookup = self.matcher._lookup
-        value = lookup(words[0]) if len(words) == 1 else _Folded(tuple(map(lookup, words)))
+        if len(words) == 1:
+            value = self.matcher._cache.get(words[0])
+            if value is None:
+                value = self.matcher._analyze(words[0])
+        elif words:
+            value = _Folded(tuple(map(self.matcher._lookup, words)))
+        else:
+            value = _NO_WORDS
         if len(self) >= MAX_CACHED_WORDS:
             self.clear()
         self[chunk] = value
@@ -330,7 +345,11 @@ class Matcher:
         self._words: dict[str, list[_Indexed]] = {}
         self._prefixes: dict[int, dict[str, list[_Indexed]]] = {}
         self._prefix_tables: tuple[tuple[int, dict[str, list[_Indexed]]], ...] = ()
-        self._regexes: list[tuple[int, re.Pattern[str]]] = []
+        # (entry, compiled, hint bits that must all be found in a field for it to match there)
+        self._regexes: list[tuple[int, re.Pattern[str], int]] = []
+        # (hint bit, literals one of which is in a word of every field where a regex matches)
+        self._hints: list[tuple[int, tuple[str, ...]]] = []
+        self._hint_search: Callable[[str], object] | None = None  # any literal in a word?
         self._eager_regex = False
         self._rules: list[_CompiledRule] = []
         self._rules_by_entry: dict[int, tuple[int, ...]] = {}
@@ -436,7 +455,15 @@ class Matcher:
 
     def _index(self, entry: int, term: Term) -> None:
         if term.regex is not None:
-            self._regexes.append((entry, re.compile(term.regex)))
+            need = 0
+            for literals in _regex_literals(term.regex):
+                bit = 1 << len(self._hints)
+                self._hints.append((bit, tuple(sorted(literals))))
+                need |= bit
+            self._regexes.append((entry, re.compile(term.regex), need))
+            if self._hints:
+                every = sorted({lit for _, lits in self._hints for lit in lits}, key=len)
+                self._hint_search = re.compile("|".join(map(re.escape, every))).search
             return
         key, mode = _first_key(term)
         rest = term.words[1:]
@@ -453,18 +480,27 @@ class Matcher:
 
     def _analyze(self, word: str) -> tuple[tuple[int, tuple[str, ...], bool], ...]:
         """Entries whose first word this text word can be: (entry, rest words, last is prefix)."""
-        found: dict[tuple[int, tuple[str, ...], bool], None] = {}
+        found: dict[tuple[int, tuple[str, ...] | None, bool], None] = {}
         words_get = self._words.get
+        tables = self._prefix_tables
         for stem, proclitic, article in arabic_forms(word):
-            size = len(stem)
-            groups = [words_get(stem, ())]
-            groups += [
-                t.get(stem[:length], ()) for length, t in self._prefix_tables if size >= length
-            ]
-            for group in groups:
+            group = words_get(stem)
+            if group is not None:
                 for entry, mode, rest, prefix in group:
                     if _ACCEPTS[mode][proclitic][article]:
                         found[(entry, rest, prefix)] = None
+            size = len(stem)
+            for length, table in tables:
+                if size >= length:
+                    group = table.get(stem[:length])
+                    if group is not None:
+                        for entry, mode, rest, prefix in group:
+                            if _ACCEPTS[mode][proclitic][article]:
+                                found[(entry, rest, prefix)] = None
+        if self._hint_search is not None and self._hint_search(word):
+            for bit, literals in self._hints:
+                if any(literal in word for literal in literals):
+                    found[(bit, None, False)] = None  # a hint: `rest` None, `entry` its bit
         if len(self._cache) >= MAX_CACHED_WORDS:
             self._cache.clear()
         result = tuple(found)
@@ -478,47 +514,82 @@ class Matcher:
             return last
         scan = _Scan(doc)
         occ = scan.occ
+        memo = self._chunks.__getitem__
         seen: tuple[set[int], set[int]] = (set(), set())
         for field, text in enumerate((doc.title, doc.summary)):
-            if text:
-                self._scan_field(scan, field, text, seen[field])
+            if not text:
+                continue
+            chunks = scan.chunks[field] = text.split()
+            found = list(map(memo, chunks))
+            in_field = seen[field]
+            shift = 0  # words minus chunks before the current chunk
+            # A phrase is checked on the words after its first chunk, or, once a second
+            # chunk starts a phrase, on the field's word list (built once).
+            phrase_chunk = -1
+            words: list[str] | None = None
+            for i in compress(range(len(found)), found):
+                starts = found[i]
+                if starts.__class__ is _Folded:
+                    if starts is _NO_WORDS:
+                        shift -= 1
+                        scan.folded |= 1 << field
+                    else:
+                        shift = self._scan_folded(scan, field, i, shift, starts, in_field)  # type: ignore[arg-type]
+                    continue
+                position = i + shift
+                after: list[str] | None = None  # the words after this chunk's word
+                for entry, rest, prefix in starts:  # type: ignore[union-attr]
+                    if rest:
+                        if words is None and phrase_chunk in (-1, i):
+                            phrase_chunk = i
+                            if after is None or len(after) < len(rest):
+                                after = _words_after(chunks, i, 1, len(rest))
+                            if not _rest_matches(after, 0, rest, prefix):
+                                continue
+                        else:
+                            if words is None:
+                                words = scan.field_words(field)
+                            if not _rest_matches(words, position + 1, rest, prefix):
+                                continue
+                    elif rest is None:
+                        scan.hints[field] |= entry
+                        continue
+                    found_at = occ.get(entry)
+                    if found_at is None:
+                        occ[entry] = [(field, position, position + 1 + len(rest))]
+                    else:
+                        found_at.append((field, position, position + 1 + len(rest)))
+                    in_field.add(entry)
         if self._eager_regex:
             self._add_regexes(scan)
         elif occ:
-            scan.mask_spans = _mask_spans(occ, self._global_masks)
-            if scan.mask_spans:
+            if self._global_masks.isdisjoint(occ):
+                scan.view = (_NOTHING, seen[0], seen[1], occ)
+            else:
+                scan.mask_spans = _mask_spans(occ, self._global_masks)
                 _drop_masked(occ, scan.mask_spans)
                 scan.view = _view_of(occ)
-            else:
-                scan.view = (_NOTHING, seen[0], seen[1], occ)
         self._last.scan = scan
         return scan
 
-    def _scan_field(self, scan: _Scan, field: int, text: str, in_field: set[int]) -> None:
-        """Add the occurrences in one field to `scan.occ` and their entries to `in_field`."""
+    def _scan_folded(
+        self, scan: _Scan, field: int, index: int, shift: int, folded: _Folded, in_field: set[int]
+    ) -> int:
+        """Add the occurrences starting in chunk `index`, which does not fold to exactly one
+        word; return the new word shift."""
+        scan.folded |= 1 << field
         occ = scan.occ
-        chunks = scan.chunks[field] = text.split()
-        found = list(map(self._chunks.__getitem__, chunks))
-        words: list[str] | None = None
-        shift = 0  # words minus chunks before the current chunk
-        for i in compress(range(len(found)), found):
-            starts = found[i]
-            if starts.__class__ is _Folded:
-                folded: tuple[tuple[_Start, ...], ...] = starts.starts  # type: ignore[union-attr]
-                at = [(i + shift + k, s) for k, s in enumerate(folded) if s]
-                shift += len(folded) - 1
-                scan.folded |= 1 << field
-            else:
-                at = [(i + shift, starts)]  # type: ignore[list-item]
-            for position, word_starts in at:
-                for entry, rest, prefix in word_starts:
-                    if rest:
-                        if words is None:
-                            words = scan.field_words(field)
-                        if not _rest_matches(words, position + 1, rest, prefix):
-                            continue
-                    occ.setdefault(entry, []).append((field, position, position + 1 + len(rest)))
-                    in_field.add(entry)
+        for k, word_starts in enumerate(folded.starts):
+            position = index + shift + k
+            for entry, rest, prefix in word_starts:
+                if rest is None:
+                    scan.hints[field] |= entry
+                    continue
+                if rest and not _rest_matches(scan.field_words(field), position + 1, rest, prefix):
+                    continue
+                occ.setdefault(entry, []).append((field, position, position + 1 + len(rest)))
+                in_field.add(entry)
+        return shift + len(folded.starts) - 1
 
     def _add_regexes(self, scan: _Scan) -> None:
         """Complete `scan` with the occurrences of regex terms, then apply global masks."""
@@ -526,8 +597,13 @@ class Matcher:
             return
         found: dict[int, list[Occurrence]] = {}
         for field, text in enumerate((scan.doc.title, scan.doc.summary)):
-            if text and self._regexes:
-                self._regex_occurrences(field, scan.field_words(field), found)
+            if not text:
+                continue
+            hints = scan.hints[field]
+            # A regex runs only in a field holding a literal of each of its literal sets.
+            regexes = [(e, p) for e, p, need in self._regexes if need & hints == need]
+            if regexes:
+                self._regex_occurrences(field, scan.field_words(field), found, regexes)
         if found or (self._eager_regex and scan.occ):
             occ = {e: list(o) for e, o in scan.occ.items()}
             for entry, occurrences in found.items():
@@ -540,14 +616,18 @@ class Matcher:
             scan.view = _view_of(occ)
         scan.regex_done = True
 
+    @staticmethod
     def _regex_occurrences(
-        self, field: int, words: list[str], occ: dict[int, list[Occurrence]]
+        field: int,
+        words: list[str],
+        occ: dict[int, list[Occurrence]],
+        regexes: list[tuple[int, re.Pattern[str]]],
     ) -> None:
         if not words:
             return
         text = " ".join(words)
         starts: list[int] = []  # offset of each word in `text`, computed on the first match
-        for entry, pattern in self._regexes:
+        for entry, pattern in regexes:
             for found in pattern.finditer(text):
                 if found.end() == found.start():
                     continue
@@ -647,12 +727,15 @@ class Matcher:
         weights: dict[int, float] = {}
         for ref, _ in used:
             weights[ref.entry] = max(weights.get(ref.entry, 0.0), ref.weight)
-        span = scan.word_span
-        keys = {
-            (field, span(field, first)[0], span(field, end - 1)[1], ref.text)
-            for ref, occurrences in used
-            for field, first, end in occurrences
-        }
+        spans: list[Callable[[int], tuple[int, int]] | None] = [None, None]
+        keys = set()
+        for ref, occurrences in used:
+            text = ref.text
+            for field, first, end in occurrences:
+                span = spans[field]
+                if span is None:
+                    span = spans[field] = scan.located(field).span
+                keys.add((field, span(first)[0], span(end - 1)[1], text))
         texts = (scan.doc.title, scan.doc.summary)
         ordered = [
             TermHit(term, FIELDS[field], start, stop, texts[field][start:stop])  # type: ignore[arg-type]
@@ -666,6 +749,18 @@ class Matcher:
             score=sum(weights.values()),
             hits=tuple(ordered),
         )
+
+
+def _words_after(chunks: list[str], index: int, skip: int, count: int) -> list[str]:
+    """Up to `count` (or a few more) normalized words that follow the first `skip` words
+    of chunk `index`: a phrase is checked without building the field's word list."""
+    words = list(chunk_words(chunks[index])[skip:])
+    index += 1
+    end = len(chunks)
+    while len(words) < count and index < end:
+        words += chunk_words(chunks[index])
+        index += 1
+    return words
 
 
 def _rest_matches(words: list[str], start: int, rest: tuple[str, ...], prefix: bool) -> bool:
@@ -1023,3 +1118,77 @@ def _necessary(node: _Node, regex_entries: frozenset[int]) -> list[frozenset[int
         min(sets, key=lambda s: (not s.isdisjoint(regex_entries), len(s))) for sets in per_child
     )
     return [frozenset().union(*chosen)]
+
+
+# -- regex literals: a necessary condition checked per distinct word ------------------------
+_Literals = frozenset[str]
+_MAX_LITERAL_SETS = 2  # per regex: the most selective set, and one more if it is selective
+
+
+def _regex_literals(pattern: str) -> list[_Literals]:
+    """Sets of space-free literals such that, wherever `pattern` matches in words joined
+    by single spaces, one literal of each set lies inside one of those words.
+
+    `re` cannot skip ahead on a pattern that starts with `\\b` or a class: it tries every
+    position of the text. A word-level hint, found once per distinct word by the chunk
+    memo, lets a field without the literals skip the search. Empty: nothing is known (the
+    regex always runs); case-insensitive patterns are not analysed."""
+    try:
+        parsed = sre_parse.parse(pattern)
+    except re.error:
+        return []
+    if parsed.state.flags & re.IGNORECASE:
+        return []
+    ranked = sorted(set(_factors(list(parsed))), key=lambda f: (_selectivity(f), sorted(f)))[::-1]
+    kept = ranked[:1] + [f for f in ranked[1:_MAX_LITERAL_SETS] if min(map(len, f)) >= 4]
+    return kept
+
+
+def _selectivity(literals: _Literals) -> tuple[int, int]:
+    return min(map(len, literals)), -len(literals)
+
+
+def _factors(items: list[tuple[object, object]]) -> list[_Literals]:
+    """Literal sets each of which a match of this sequence of `re` parser items contains."""
+    factors: list[_Literals] = []
+    run: list[str] = []
+
+    def flush() -> None:
+        factors.extend(frozenset((piece,)) for piece in "".join(run).split(" ") if piece)
+        run.clear()
+
+    for op, av in items:
+        if op is sre.LITERAL:
+            run.append(chr(av))  # type: ignore[arg-type]
+            continue
+        flush()
+        if op is sre.SUBPATTERN:
+            _, add_flags, _, sub = av  # type: ignore[misc]
+            if not add_flags & re.IGNORECASE:
+                factors += _factors(list(sub))
+        elif op is sre.ATOMIC_GROUP:
+            factors += _factors(list(av))  # type: ignore[call-overload]
+        elif op in (sre.MAX_REPEAT, sre.MIN_REPEAT, sre.POSSESSIVE_REPEAT):
+            low, _, sub = av  # type: ignore[misc]
+            if low >= 1:
+                factors += _factors(list(sub))
+        elif op is sre.BRANCH:
+            union = _branch_literals([_factors(list(alt)) for alt in av[1]])  # type: ignore[index]
+            if union:
+                factors.append(union)
+        # Anything else (classes, anchors, lookarounds, back-references) adds nothing.
+    flush()
+    return factors
+
+
+def _branch_literals(alternatives: list[list[_Literals]]) -> _Literals | None:
+    """One set covering every alternative (None if one alternative has no literal)."""
+    if not all(alternatives):
+        return None
+    union: set[str] = set()
+    for factors in sorted(alternatives, key=len):
+        covered = any(all(any(u in lit for u in union) for lit in f) for f in factors)
+        if not covered:
+            union.update(max(factors, key=_selectivity))
+    # A literal containing another of the set is implied by it.
+    return frozenset(a for a in union if not any(b != a and b in a for b in union))

@@ -21,7 +21,6 @@ import unicodedata
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from functools import cache
 from itertools import accumulate, chain
 from operator import add
 
@@ -79,27 +78,29 @@ class Token:
     end: int
 
 
-@cache
-def _marks_re() -> re.Pattern[str]:
-    """Every combining mark (category M) of the Basic Multilingual Plane, built on first use."""
-    marks = "".join(chr(c) for c in range(0x10000) if unicodedata.category(chr(c))[0] == "M")
-    return re.compile("[" + re.escape(marks) + "]+")
+class _FoldTable(dict[int, "str | int | None"]):
+    """`str.translate` table: every combining mark (category M) deleted, `_FOLD_MAP` applied.
+
+    Filled one character at a time on first sight, so that no table of all marks is built."""
+
+    def __missing__(self, code: int) -> str | int | None:
+        value: str | int | None
+        if unicodedata.category(chr(code)).startswith("M"):
+            value = None
+        else:
+            value = _FOLD_MAP.get(code, code)
+        self[code] = value
+        return value
 
 
-def _strip_marks(text: str) -> str:
-    if text.isalnum():
-        return text
-    if max(text) <= "\uffff":
-        return _marks_re().sub("", text)
-    return "".join(c for c in text if not unicodedata.category(c).startswith("M"))
+_FOLD_TABLE = _FoldTable()
 
 
 def _fold_once(word: str) -> str:
     if word.isascii():
         return word.lower()
     text = unicodedata.normalize("NFKD", word).casefold()
-    text = unicodedata.normalize("NFKD", text)
-    return _strip_marks(text).translate(_FOLD_MAP)
+    return unicodedata.normalize("NFKD", text).translate(_FOLD_TABLE)
 
 
 class _Memo(dict[str, object]):
@@ -121,7 +122,35 @@ class _Memo(dict[str, object]):
         return value
 
 
+def _stable_characters() -> str:
+    """The ASCII, Latin-1 and Arabic-block characters that folding leaves alone, alone or
+    in a run: word characters without a decomposition, case fold, mark or mapping."""
+    stable = []
+    for code in (*range(0x80), *range(0xC0, 0x100), *range(0x600, 0x700)):
+        char = chr(code)
+        found = _TOKEN_RE.fullmatch(char)
+        if (
+            found is not None
+            and found.group(1) == char
+            and unicodedata.combining(char) == 0
+            and not unicodedata.category(char).startswith("M")
+            and unicodedata.normalize("NFKD", char) == char
+            and char.casefold() == char
+            and char.translate(_FOLD_MAP) == char
+        ):
+            stable.append(char)
+    return "".join(stable)
+
+
+# A word made only of these is its own fold and a single token (`_fold_word_uncached` gives
+# it back unchanged): most Arabic words, which then skip NFKD, case folding and the regexes.
+# `not word.strip(_STABLE)` tests that in C (faster here than a set or a regex).
+_STABLE = _stable_characters()
+
+
 def _fold_word_uncached(word: str, depth: int = 0) -> tuple[str, ...]:
+    if not word.strip(_STABLE):
+        return (word,)
     pieces = tuple(_TOKEN_RE.findall(_fold_once(word)))
     if depth >= 3 or pieces == (word,):
         return pieces
@@ -133,8 +162,12 @@ def _fold_word_uncached(word: str, depth: int = 0) -> tuple[str, ...]:
 
 def _fold_chunk(chunk: str) -> tuple[str, ...]:
     if chunk.isascii():
+        if chunk.isalnum():  # one token, no elision (that needs an apostrophe)
+            return (chunk.lower(),)
         # ASCII folding is lower-casing, which keeps every token a token: one pass suffices.
         return tuple(_TOKEN_RE.findall(chunk.lower()))
+    if not chunk.strip(_STABLE):
+        return (chunk,)
     return tuple(p for surface in _TOKEN_RE.findall(chunk) for p in _FOLDED_WORDS[surface])
 
 
@@ -152,6 +185,7 @@ def clear_caches() -> None:
     """Forget every memoised word (for benchmarks measuring a cold start)."""
     _FOLDED_WORDS.clear()
     _CHUNKS.clear()
+    _FOLD_TABLE.clear()
     _CHUNK_SPANS.clear()
 
 
@@ -296,13 +330,15 @@ def arabic_forms(norm: str) -> tuple[tuple[str, bool, bool], ...]:
     (والوقود, False, False), (الوقود, True, False), (وقود, True, True), … Non-Arabic words
     give only themselves. The matcher decides which readings a term accepts.
     """
-    if not is_arabic(norm):
+    if not (norm and "\u0600" <= norm[0] <= "\u06ff"):  # is_arabic(norm), inlined
         return ((norm, False, False),)
-    forms = []
+    forms: list[tuple[str, bool, bool]] = []
+    most = len(norm) - _MIN_STEM_CHARS
     for length in _PREFIX_LENGTHS:
-        if len(norm) - length < _MIN_STEM_CHARS:
+        if length > most:
             break
         readings = _PREFIX_READINGS.get(norm[:length])
         if readings:
-            forms.extend((norm[length:], proclitic, article) for proclitic, article in readings)
+            stem = norm[length:]
+            forms += [(stem, proclitic, article) for proclitic, article in readings]
     return tuple(forms)

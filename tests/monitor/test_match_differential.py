@@ -70,6 +70,22 @@ rules:
   - {id: l, title: L, match: {near: ["@fuel", "@mali"]}, lang: [ar]}
 """
 
+# Regex terms searched only in fields holding their literals (hints), next to regexes with
+# none (case-insensitive, a literal-free branch) and a regex global mask (eager search).
+REGEX = r"""
+vocabularies:
+  mali: {proper: true, terms: [Mali, مالي, Gao]}
+  toll: {terms: ["/\\b([2-9][0-9]|[1-9][0-9]{2,}) (morts|tues|civils tues|قتيلا)\\b/",
+                 "/(?i)MORTS/", "/(mort|x*)s/", "/mort-s/", "/(عشرات|مئات) (القتلي|الجنود)/"]}
+  fuel: {terms: [وقود, "carburant*", "pénurie de carburant"]}
+masks: ["/coupe d[a-z]+ monde/"]
+rules:
+  - {id: a, title: A, match: {all: ["@mali", "@toll"]}}
+  - {id: b, title: B, match: {near: ["@fuel", "@toll"], within: 5}}
+  - {id: c, title: C, match: "/\\b[0-9]+ (tues|قتيلا)/", masks: ["/[0-9]+ morts/"]}
+  - {id: d, title: D, match: {any: ["/wag+ner/", "@fuel"], fields: [summary]}}
+"""
+
 FILLER_TEXT = (
     "le la les de du des et à au en un une dans pour sur par avec selon a été "
     "في من على إلى عن مع بعد قبل هذا التي الذي قال وقال حيث كما ثم "
@@ -332,6 +348,7 @@ def documents(count: int, seed: int) -> list[Document]:
 RULESETS = {
     "custom": (lambda: parse_rule_text(CUSTOM, "custom.yaml"), 600),
     "shipped": (lambda: load_rules([RULES]), 250),
+    "regex": (lambda: parse_rule_text(REGEX, "regex.yaml"), 400),
 }
 
 

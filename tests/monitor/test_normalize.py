@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+import unicodedata
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from monitor import normalize as normalize_module
 from monitor.normalize import (
     Token,
     arabic_forms,
@@ -136,3 +139,57 @@ def test_chunk_offsets_and_spans_give_word_spans(text: str, data: st.DataObject)
         for one_word_chunks in {False, simple}:
             got = word_spans_at(text, wanted, chunks, one_word_chunks=one_word_chunks)
             assert got == {i: spans[i] for i in wanted}
+
+
+def _reference_fold_once(word: str) -> str:
+    text = unicodedata.normalize("NFKD", word).casefold()
+    text = unicodedata.normalize("NFKD", text)
+    text = "".join(c for c in text if not unicodedata.category(c).startswith("M"))
+    return text.translate(normalize_module._FOLD_MAP)
+
+
+def _reference_fold_word(word: str, depth: int = 0) -> tuple[str, ...]:
+    """Folding as specified, with no fast path: fold, re-tokenize, repeat until stable."""
+    pieces = tuple(normalize_module._TOKEN_RE.findall(_reference_fold_once(word)))
+    if depth >= 3 or pieces == (word,):
+        return pieces
+    out: list[str] = []
+    for piece in pieces:
+        out.extend(_reference_fold_word(piece, depth + 1) if piece != word else (piece,))
+    return tuple(out)
+
+
+def _reference_words(text: str) -> list[str]:
+    return [
+        word
+        for surface in normalize_module._TOKEN_RE.findall(text)
+        for word in _reference_fold_word(surface)
+    ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["والجيش", "أحمد", "Bamako", "BAMAKO2025", "l'armée", "a_b", "ðøþ", "ٻٺ", "ﻣﺎﻟﻲ", "ـال"],
+)
+def test_fast_paths_fold_as_the_reference(text: str) -> None:
+    normalize_module.clear_caches()
+    assert normalize_words(text) == _reference_words(text)
+
+
+def test_stable_characters_fold_to_themselves() -> None:
+    stable = normalize_module._STABLE
+    assert "ا" in stable and "a" in stable and "_" in stable
+    assert not set("أإآةىéÉA٠ـ'\u0301 ").intersection(stable)
+    for char in stable:
+        assert _reference_fold_word(char) == (char,)
+
+
+@given(text_strategy)
+def test_normalize_words_agrees_with_the_reference(text: str) -> None:
+    assert normalize_words(text) == _reference_words(text)
+
+
+@given(st.text(max_size=40))
+def test_normalize_words_agrees_with_the_reference_on_any_unicode(text: str) -> None:
+    normalize_module.clear_caches()
+    assert normalize_words(text) == _reference_words(text)
