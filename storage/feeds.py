@@ -167,13 +167,17 @@ def claim_due(
 ) -> list[FeedState]:
     """Lease up to `limit` enabled feeds whose turn has come (or all, with due_only=False).
 
+    Feeds whose lease expired with its owner still named (a replica died or hung mid-poll)
+    come first: when the survivors are busy, a dead replica's feeds still come back within
+    one lease period rather than behind a whole round of due feeds.
+
     PostgreSQL: FOR UPDATE SKIP LOCKED, so replicas never claim one feed twice.
     SQLite: the write transaction is BEGIN IMMEDIATE, which serialises claimers."""
     query = (
         select(FeedRow)
         .where(FeedRow.enabled.is_(True))
         .where(or_(FeedRow.lease_until.is_(None), FeedRow.lease_until < now))
-        .order_by(FeedRow.next_poll_at, FeedRow.id)
+        .order_by(FeedRow.lease_owner.is_(None), FeedRow.next_poll_at, FeedRow.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
     )

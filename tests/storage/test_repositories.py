@@ -59,6 +59,24 @@ def test_claim_leases_each_feed_once(db_url: str) -> None:
     assert len(third) == 5
 
 
+def test_a_dead_replicas_feeds_are_claimed_before_other_due_feeds(db_url: str) -> None:
+    sessions = sessions_for(db_url)
+    with sessions.begin() as s:
+        feed_repo.sync_feeds(
+            s, [feed(f"http://127.0.0.1/{i}.xml", name=str(i)) for i in range(6)], NOW
+        )
+    lease = timedelta(minutes=5)
+    with sessions.begin() as s:  # "dead" leases the last two feeds, and then never finishes
+        busy = feed_repo.claim_due(s, NOW, owner="alive", lease=lease, limit=4)
+        abandoned = feed_repo.claim_due(s, NOW, owner="dead", lease=lease, limit=2)
+        feed_repo.release(s, [f.id for f in busy], "alive")
+    assert max(f.id for f in busy) < min(f.id for f in abandoned)  # last in the usual order
+    later = NOW + timedelta(minutes=6)
+    with sessions.begin() as s:
+        first = feed_repo.claim_due(s, later, owner="b", lease=timedelta(minutes=5), limit=2)
+    assert {f.id for f in first} == {f.id for f in abandoned}
+
+
 def test_poll_outcomes_move_next_poll_and_count_errors(db_url: str) -> None:
     sessions = sessions_for(db_url)
     with sessions.begin() as s:
