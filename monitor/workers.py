@@ -292,19 +292,13 @@ class ParsePool:
     ) -> tuple[ParsedFeed, dict[int, Finding]]:
         """Parse, then match every item whose `guid_key` is not in `skip`, in one round trip:
         the feed and the findings by item index."""
-        version, ruleset = rules
 
-        def job_for(worker: _Worker) -> _Job:
-            held = worker.rules_version == version
-            worker.rules_version = None  # unknown until this job succeeds
-            analysis = _Analysis(feed, version, None if held else ruleset, skip)
+        def job(sent: RuleSet | None) -> _Job:
+            analysis = _Analysis(feed, rules[0], sent, skip)
             return _Job(body, dict(headers), url, lang_hint, encoding, limits, analysis)
 
-        def on_success(worker: _Worker) -> None:
-            worker.rules_version = version
-
-        done: tuple[ParsedFeed, dict[int, Finding]] = await self._run(
-            url, limits, job_for, on_success
+        done: tuple[ParsedFeed, dict[int, Finding]] = await self._run_with_rules(
+            url, limits, rules, job
         )
         return done
 
@@ -318,18 +312,31 @@ class ParsePool:
         url: str,
     ) -> list[Finding]:
         """The findings of the current rules (`rules` = version, rule set) on `items`."""
+        found: list[Finding] = await self._run_with_rules(
+            url, limits, rules, lambda sent: _AnalyseJob(items, feed, rules[0], sent, limits)
+        )
+        return found
+
+    async def _run_with_rules(
+        self,
+        url: str,
+        limits: Any,
+        rules: tuple[int, RuleSet],
+        make_job: Callable[[RuleSet | None], _Job | _AnalyseJob],
+    ) -> Any:
+        """Run the job `make_job` builds, handing it the rule set only when the worker does
+        not hold this version yet (None otherwise)."""
         version, ruleset = rules
 
-        def job_for(worker: _Worker) -> _AnalyseJob:
+        def job_for(worker: _Worker) -> _Job | _AnalyseJob:
             held = worker.rules_version == version
             worker.rules_version = None  # unknown until this job succeeds
-            return _AnalyseJob(items, feed, version, None if held else ruleset, limits)
+            return make_job(None if held else ruleset)
 
         def on_success(worker: _Worker) -> None:
             worker.rules_version = version
 
-        found: list[Finding] = await self._run(url, limits, job_for, on_success)
-        return found
+        return await self._run(url, limits, job_for, on_success)
 
     async def _run(
         self,
