@@ -10,7 +10,7 @@ session's transaction; DBAPI errors come through unwrapped.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -19,7 +19,7 @@ from sqlalchemy import Dialect
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ClauseElement
 
-__all__ = ["run"]
+__all__ = ["run", "run_many"]
 
 _Processor = Callable[[Any], Any]
 
@@ -76,8 +76,7 @@ def run(
     values = dict(params)
     values.update(plan.defaults)
     for name, default, process in plan.column_defaults:
-        value = default.arg if default.is_scalar else default.arg(None)
-        values[name] = process(value) if process else value
+        values[name] = _column_default(default, process)
     for name, process in plan.binds:
         values[name] = process(values[name])
     cursor = connection.connection.cursor()
@@ -95,3 +94,49 @@ def run(
             tuple(p(v) if p else v for p, v in zip(plan.results, row, strict=True)) for row in rows
         ]
     return rows, count
+
+
+def run_many(session: Session, statement: ClauseElement, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Execute `statement` once per row in one DBAPI executemany; every row has the same
+    keys. Converted column by column, so a value repeated down a column (the feed, the
+    fetch time) is converted once: SQLAlchemy's own executemany spends ~30 µs a row
+    building and processing parameters, half the cost of storing a new item."""
+    if not rows:
+        return
+    connection = session.connection()
+    plan = _plan(statement, connection.dialect, tuple(rows[0]))
+    columns: dict[str, list[Any]] = {name: [row[name] for row in rows] for name in rows[0]}
+    for name, value in plan.defaults:
+        columns[name] = [value] * len(rows)
+    for name, default, process in plan.column_defaults:
+        columns[name] = [_column_default(default, process) for _ in rows]
+    for name, process in plan.binds:
+        columns[name] = _converted(columns[name], process)
+    names = plan.order if plan.order is not None else tuple(columns)
+    params: list[Any] = list(zip(*(columns[name] for name in names), strict=True))
+    if plan.order is None:  # named parameters (psycopg)
+        params = [dict(zip(names, values, strict=True)) for values in params]
+    cursor = connection.connection.cursor()
+    try:
+        cursor.executemany(plan.sql, params)
+    finally:
+        cursor.close()
+
+
+def _column_default(default: Any, process: _Processor | None) -> Any:
+    value = default.arg if default.is_scalar else default.arg(None)
+    return process(value) if process else value
+
+
+def _converted(column: list[Any], process: _Processor) -> list[Any]:
+    out = []
+    last: Any = _UNSET
+    converted: Any = None
+    for value in column:
+        if value is not last:
+            last, converted = value, process(value)
+        out.append(converted)
+    return out
+
+
+_UNSET = object()
