@@ -54,6 +54,7 @@ _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _PERMANENT = frozenset({301, 308})
 _DROPPED_HEADERS = ("content-encoding", "content-length", "transfer-encoding")
 _DRAIN_BYTES = 64 * 1024  # unread bodies up to this size are read so the connection is kept
+_DRAIN_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -352,17 +353,21 @@ def _decoder_chain(origin: str, header: str, cap: int) -> _Chain:
 
 async def _drain(response: httpx.Response) -> None:
     """Read the rest of a small unread body (304, redirect, error page): httpcore reuses a
-    connection only after the whole response went through it, and closes it otherwise."""
-    if response.is_stream_consumed:
+    connection only after the whole response went through it, and closes it otherwise.
+    Never while the fetch is being cancelled (its deadline passed), and within its own
+    short deadline, so a slow body cannot outlive the fetch."""
+    task = asyncio.current_task()
+    if response.is_stream_consumed or (task is not None and task.cancelling()):
         return
     declared = response.headers.get("content-length", "")
     if response.status_code not in (204, 304) and not (
         declared.isdigit() and int(declared) <= _DRAIN_BYTES
     ):
         return
-    with contextlib.suppress(httpx.HTTPError):
-        async for _chunk in response.aiter_raw():
-            pass
+    with contextlib.suppress(httpx.HTTPError, TimeoutError):
+        async with asyncio.timeout(_DRAIN_SECONDS):
+            async for _chunk in response.aiter_raw():
+                pass
 
 
 def _status_detail(response: httpx.Response) -> str:

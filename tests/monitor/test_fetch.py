@@ -296,6 +296,29 @@ def test_slow_drip_body_hits_the_overall_deadline(feed_server: FeedServer) -> No
     assert time.monotonic() - started < 3
 
 
+def test_a_slow_small_error_page_does_not_outlive_the_deadline(feed_server: FeedServer) -> None:
+    """The unread body of an error page is read to keep the connection, but never past the
+    fetch's deadline."""
+
+    def drip(handler: BaseHTTPRequestHandler) -> None:
+        handler.send_response(500)
+        handler.send_header("Content-Length", "1000")
+        handler.end_headers()
+        try:
+            for _ in range(200):  # one byte every 50 ms: 10 s for the whole page
+                handler.wfile.write(b"x")
+                handler.wfile.flush()
+                time.sleep(0.05)
+        except OSError:
+            pass
+
+    url = feed_server.add("/drip500.xml", handler=drip)
+    started = time.monotonic()
+    error = fetch_error(url, FetchLimits(timeout=timedelta(seconds=5)))
+    assert error.reason == "http-500"
+    assert time.monotonic() - started < 3
+
+
 def test_per_host_limit_is_respected_at_the_server(feed_server: FeedServer) -> None:
     lock = threading.Lock()
     active = 0
