@@ -92,8 +92,9 @@ def _alerts_atom(app: App, host: str) -> bytes:
 
     from monitor.atom import render_atom
     from storage.alerts import list_alerts
+    from storage.db import reader_of
 
-    with app.sessions.begin() as session:
+    with reader_of(app.sessions).begin() as session:  # never waits for the write lock
         alerts = list_alerts(session, limit=100)
     listen = app.settings.server.listen
     return render_atom(alerts, f"http://{host or listen}/alerts.atom", datetime.now(UTC))

@@ -21,6 +21,7 @@ from monitor.metrics import METRICS
 from notifiers.base import Message, Notifier, effective_rate_limit
 from storage import alerts as alert_repo
 from storage import deliveries as delivery_repo
+from storage.db import reader_of
 from storage.deliveries import DeliveryView
 
 __all__ = ["DispatchReport", "Dispatcher", "retry_delay"]
@@ -73,6 +74,8 @@ class Dispatcher:
         rng: random.Random | None = None,
     ) -> None:
         self._sessions = sessions
+        # Reads (what is pending, the alerts to send) never wait for SQLite's write lock.
+        self._readers = reader_of(sessions)
         self._notifiers = notifiers
         self._clock = clock
         self._owner = owner
@@ -95,7 +98,7 @@ class Dispatcher:
         return report
 
     def _pending_channels(self, now: datetime) -> list[str]:
-        with self._sessions.begin() as session:
+        with self._readers.begin() as session:
             return delivery_repo.pending_channels(session, now)
 
     async def _channel(self, channel: str) -> DispatchReport:
@@ -172,7 +175,7 @@ class Dispatcher:
             return rows, budget
 
     def _alerts(self, rows: Sequence[DeliveryView]) -> list[Alert]:
-        with self._sessions.begin() as session:
+        with self._readers.begin() as session:
             out = []
             for row in rows:
                 alert = alert_repo.get_alert(session, row.alert_id)
