@@ -30,12 +30,14 @@ from notifiers.dispatcher import Dispatcher, DispatchReport
 from notifiers.registry import build_notifier
 from storage import feeds as feed_repo
 from storage import items as item_repo
-from storage.db import create_db_engine, lock_startup, make_sessionmaker
+from storage.db import create_db_engine, lock_startup, make_sessionmaker, reader_of
 from storage.migrate import prepare_schema
 
 __all__ = ["App", "CycleReport"]
 
 log = logging.getLogger("rasd.app")
+# How far back a starting process looks for the items each feed carries (see _warm_guids).
+RECENT_ITEMS_WINDOW = timedelta(days=3)
 
 
 @dataclass(slots=True)
@@ -184,6 +186,7 @@ class App:
             rng=random.Random(),
         )
         self._slots = asyncio.Semaphore(s.polling.concurrency)
+        await asyncio.to_thread(self._warm_guids, {row.id for row in rows if row.enabled})
         return self
 
     async def __aexit__(
@@ -201,6 +204,20 @@ class App:
         for client in self.proxy_clients.values():
             await client.aclose()
         self.engine.dispose()
+
+    def _warm_guids(self, feed_ids: set[int]) -> None:
+        """What each feed carried when last polled, as far as the database tells: its newest
+        items of the last few days. Without it, a fresh process (a restart, `rasd once` run
+        by cron) would match every item of every feed again before finding them all stored.
+        An older item a feed still carries is matched once more, then found stored."""
+        with reader_of(self.sessions).begin() as session:
+            recent = item_repo.recent_guids(
+                session,
+                feed_ids,
+                since=utcnow() - RECENT_ITEMS_WINDOW,
+                per_feed=self.settings.polling.max_entries,
+            )
+        self.pipeline.remember_guids(recent)
 
     def _warm_stories(self) -> None:
         """Reload the story window from the database, so a restart keeps joining stories."""

@@ -7,7 +7,7 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -110,6 +110,12 @@ class Pipeline:
         # Feed id → guid keys of the items its last stored poll carried: the workers skip
         # matching those (they are stored), so a feed costs one worker round trip, not two.
         self._last_guids: dict[int, frozenset[int]] = {}
+
+    def remember_guids(self, guids_by_feed: Mapping[int, Iterable[str]]) -> None:
+        """Take these as what each feed carried at its last poll (a restarted daemon, or
+        `rasd once`, seeds them from the database), so its workers skip matching them."""
+        for feed_id, guids in guids_by_feed.items():
+            self._last_guids[feed_id] = frozenset(map(guid_key, guids))
 
     async def poll_feed(self, feed: FeedState) -> PollOutcome:
         started = time.monotonic()

@@ -4,7 +4,8 @@ for story warm-up and replay, retention."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -37,6 +38,7 @@ __all__ = [
     "iter_items",
     "known_guids",
     "prune_items",
+    "recent_guids",
     "set_story",
 ]
 
@@ -222,3 +224,29 @@ def known_guids(session: Session, feed_id: int, guids: list[str]) -> set[str]:
         rows, _ = run(session, statement, {"feed": feed_id, "guids": listed})
         known.update(guid for (guid,) in rows)
     return known
+
+
+def recent_guids(
+    session: Session, feed_ids: Collection[int], since: datetime, per_feed: int
+) -> dict[int, list[str]]:
+    """The guids of each feed's newest items (at most `per_feed`) among those stored since
+    `since`; feeds without such items are left out. One range scan of the fetched_at index,
+    so start-up reads the recent items, not the whole retention window."""
+    newest: dict[int, deque[str]] = {}
+    rows, _ = run(session, _recent_items(), {"since": since})
+    for feed_id, guid in rows:
+        if feed_id in feed_ids:
+            kept = newest.get(feed_id)
+            if kept is None:
+                kept = newest[feed_id] = deque(maxlen=per_feed)
+            kept.append(guid)
+    return {feed_id: list(kept) for feed_id, kept in newest.items()}
+
+
+@cache
+def _recent_items() -> Any:
+    return (
+        select(ItemRow.feed_id, ItemRow.guid)
+        .where(ItemRow.fetched_at >= bindparam("since"))
+        .order_by(ItemRow.fetched_at, ItemRow.id)
+    )

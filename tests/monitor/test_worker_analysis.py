@@ -234,6 +234,40 @@ feeds:
     assert pool.analyse_jobs == 0
 
 
+def test_a_restarted_daemon_does_not_match_the_items_it_stored_before(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """A fresh process (a restart, or `rasd once` run by cron) takes each feed's recent
+    stored items as what the feed carried at its last poll: one job, nothing matched again."""
+    seed = feed_server.add(
+        "/seed.xml", (FEEDS / "seed-mali-russia-ar.xml").read_bytes(), etag=False
+    )
+    text = f"""
+database: sqlite:///{tmp_path}/rasd.db
+rules_dir: {ROOT / "rules"}
+feeds:
+  - {{url: "{seed}", name: Seed, lang: ar}}
+"""
+    settings = settings_from_text(text, str(tmp_path / "rasd.yaml"))
+    pool = CountingPool()
+
+    async def once_per_process() -> list[dict[str, int]]:
+        reports = []
+        for _ in range(2):
+            async with App(settings, pool=pool) as app:
+                reports.append((await app.once()).to_json())
+        return reports
+
+    try:
+        first, second = asyncio.run(once_per_process())
+    finally:
+        pool.close()
+    assert first["items_new"] > 0 and first["alerts"] > 0
+    assert second["items_new"] == 0 and second["alerts"] == 0
+    assert pool.skipped == [0, first["items_new"]]
+    assert pool.analyse_jobs == 0
+
+
 @pickled_by_fields
 @dataclass(frozen=True, slots=True)
 class OneField:
