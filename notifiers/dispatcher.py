@@ -176,12 +176,8 @@ class Dispatcher:
 
     def _alerts(self, rows: Sequence[DeliveryView]) -> list[Alert]:
         with self._readers.begin() as session:
-            out = []
-            for row in rows:
-                alert = alert_repo.get_alert(session, row.alert_id)
-                if alert is not None:
-                    out.append(alert)
-            return out
+            found = alert_repo.get_alerts(session, [row.alert_id for row in rows])
+        return [found[row.alert_id] for row in rows if row.alert_id in found]
 
     async def _immediate(self, channel: str, notifier: Notifier) -> DispatchReport:
         report = DispatchReport()

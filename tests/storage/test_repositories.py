@@ -184,6 +184,8 @@ def test_one_alert_per_rule_and_story_with_growing_sources(db_url: str) -> None:
         assert alert is not None
         assert alert.sources == ("A", "B")
         assert alert.hits[0].text == "مالي"
+        assert alert_repo.get_alerts(s, [alert_id, alert_id + 1000, alert_id]) == {alert_id: alert}
+        assert alert_repo.get_alerts(s, []) == {}
 
 
 def test_outbox_order_head_of_line_and_dead(db_url: str) -> None:
