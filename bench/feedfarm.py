@@ -15,7 +15,9 @@ answers a matching conditional GET with 304; bodies are gzip'd (level 1, nginx's
 when the client accepts it.
 
 `GET /_control/mode/304` makes every feed path answer 304 from then on, conditional or not
-(the "nothing changed" cycle); `/_control/mode/full` restores normal answers.
+(the "nothing changed" cycle); `GET /_control/mode/200` makes it ignore the validators and
+send the whole body again, as servers without conditional GET do (the "every feed re-sent"
+cycle of a running daemon); `/_control/mode/full` restores normal answers.
 
 Bodies are built once in the parent, then served by `--workers` forked processes sharing one
 listening socket, each a bare asyncio protocol (no framework), so serving costs well under a
@@ -328,13 +330,13 @@ def _response(status: int, body: bytes, headers: list[tuple[str, str]], keep_ali
 class _Farm:
     def __init__(self, feeds: list[Feed], mode: multiprocessing.sharedctypes.Synchronized) -> None:
         self.feeds = feeds
-        self.mode = mode  # 0 = full answers, 1 = every feed answers 304
+        self.mode = mode  # 0 = full answers, 1 = every feed answers 304, 2 = validators ignored
 
     def answer(
         self, path: str, headers: dict[str, str]
     ) -> tuple[float, int, bytes, list[tuple[str, str]]]:
         if path.startswith("/_control/mode/"):
-            self.mode.value = 1 if path.endswith("/304") else 0
+            self.mode.value = {"304": 1, "200": 2}.get(path.rsplit("/", 1)[1], 0)
             return 0.0, 200, b"ok\n", [("Content-Type", "text/plain")]
         name = path.split("?", 1)[0]
         if not (name.startswith("/feed/") and name.endswith(".xml")):
@@ -350,7 +352,10 @@ class _Farm:
             return feed.delay, 500, b"Internal Server Error\n", [("Content-Type", "text/plain")]
         inm = headers.get("if-none-match")
         ims = headers.get("if-modified-since")
-        if (inm is not None and feed.etag in inm) or (inm is None and ims == feed.last_modified):
+        conditional = self.mode.value == 0
+        if conditional and (
+            (inm is not None and feed.etag in inm) or (inm is None and ims == feed.last_modified)
+        ):
             return feed.delay, 304, b"", validators
         ctype = (
             "text/html; charset=utf-8"
