@@ -73,6 +73,16 @@ _UNSAFE: dict[frozenset[str], re.Pattern[str]] = {
 }
 
 
+# The shape of nearly every article link: lower-case http(s) scheme and host, no port or
+# user, a path of characters _escape leaves alone. urlsplit, its hostname and port
+# properties and urlunsplit cost three quarters of canonical_url on such links; for these the
+# parts can be read off the match (urlsplit would also drop tabs and newlines: none allowed).
+_PLAIN_LINK = re.compile(
+    r"https?://([a-z0-9-]+(?:\.[a-z0-9-]+)*)(/[A-Za-z0-9\-._~!$&'()*+,;=:@/]*)?"
+    r"(?:\?([^#\t\n\r]*))?(?:#[^\t\n\r]*)?"
+)
+
+
 def canonical_url(url: str) -> str:
     """One spelling per article: https, lower-case host without `www.`/`amp.`, no default
     port, no fragment, no tracking or AMP parameters, no `/amp` segment, no trailing slash,
@@ -81,6 +91,20 @@ def canonical_url(url: str) -> str:
     Idempotent. Anything that is not an http(s) URL with a host comes back stripped only.
     """
     text = url.strip()
+    plain = _PLAIN_LINK.fullmatch(text)
+    if plain is None:
+        return _canonical_url_parsed(text)
+    host, path, query = plain.groups()
+    while host.startswith(_HOST_PREFIXES) and host.count(".") > 1:
+        host = host.split(".", 1)[1]
+    if not path or path[-1] == "/" or "amp" in path.lower():
+        path = _canonical_path(path or "")
+    kept = _canonical_query(query) if query else ""
+    return f"https://{host}{path}?{kept}" if kept else f"https://{host}{path}"
+
+
+def _canonical_url_parsed(text: str) -> str:
+    """canonical_url of any text, through urlsplit."""
     try:
         parts = urlsplit(text)
         port = parts.port

@@ -4,10 +4,16 @@ import tracemalloc
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monitor.dedup import Fingerprint, StoryIndex, canonical_url, fingerprint
+from monitor.dedup import (
+    Fingerprint,
+    StoryIndex,
+    _canonical_url_parsed,
+    canonical_url,
+    fingerprint,
+)
 from monitor.stories import shingles
 from tests.monitor.story_eval import (
     ENTITY_VOCABULARIES,
@@ -110,6 +116,44 @@ def test_canonical_url_is_idempotent(scheme: str, host: str, port: str, rest: st
 def test_canonical_url_is_idempotent_on_any_text(text: str) -> None:
     once = canonical_url(text)
     assert canonical_url(once) == once
+
+
+_link_text = st.text(alphabet="aAmMpP0-9/._~!$&'()*+,;=:@%?#é \t\nwz", max_size=25)
+
+
+@settings(max_examples=1000)
+@given(
+    scheme=st.sampled_from(["http", "https", "HTTP", "ftp", "http:"]),
+    host=st.sampled_from(
+        ["example.com", "www.example.com", "amp.www.x.org", "www.com", "a-b.c", "Ex.com", "x..y"]
+    ),
+    port=st.sampled_from(["", "", "", ":80", ":8080", ":", "@u"]),
+    path=st.one_of(_link_text, st.text(alphabet="ab/.-~Amp", max_size=12)),
+    query=st.one_of(st.just(""), st.builds("?{}".format, _link_text)),
+    space=st.sampled_from(["", " ", "\n"]),
+)
+def test_canonical_url_shortcut_equals_the_urlsplit_path(
+    scheme: str, host: str, port: str, path: str, query: str, space: str
+) -> None:
+    url = f"{space}{scheme}://{host}{port}/{path}{query}{space}"
+    assert canonical_url(url) == _canonical_url_parsed(url.strip())
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://site12.example/2025/11/03/article-4.html?utm_source=rss",
+        "https://www.maliweb.net/insecurite/attaque-terroriste-a-kayes-3101234.html",
+        "https://www.aljazeera.net/news/2025/11/3/مالي",
+        "https://example.com?b=2&a=1#top",
+        "https://example.com/a/amp/",
+        "https://www.example.com/a/b/",
+        "https://example.com/?",
+        "http://a.b/x:y@z?q=%41&fbclid=1",
+    ],
+)
+def test_canonical_url_shortcut_on_real_shapes(url: str) -> None:
+    assert canonical_url(url) == _canonical_url_parsed(url)
 
 
 # --- fingerprint -----------------------------------------------------------------------------
