@@ -74,23 +74,24 @@ class Run:
 # --- measuring one process -------------------------------------------------------------------
 
 
-def _children_map() -> dict[int, list[int]]:
-    out: dict[int, list[int]] = {}
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
+def _children(pid: int) -> list[int]:
+    """The child processes of `pid`, from /proc/PID/task/*/children: reading the process
+    tree costs a few files, where scanning all of /proc costs ~3 ms of CPU per sample."""
+    children: list[int] = []
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return children
+    for task in tasks:
         try:
-            with open(f"/proc/{entry.name}/stat", "rb") as handle:
-                stat = handle.read()
+            with open(f"/proc/{pid}/task/{task}/children", "rb") as handle:
+                children.extend(map(int, handle.read().split()))
         except OSError:
             continue
-        ppid = int(stat[stat.rindex(b")") + 2 :].split()[1])
-        out.setdefault(ppid, []).append(int(entry.name))
-    return out
+    return children
 
 
 def _tree_rss(root: int) -> int:
-    children = _children_map()
     total, stack = 0, [root]
     while stack:
         pid = stack.pop()
@@ -98,8 +99,8 @@ def _tree_rss(root: int) -> int:
             with open(f"/proc/{pid}/statm", "rb") as handle:
                 total += int(handle.read().split()[1]) * PAGE
         except OSError:
-            pass
-        stack.extend(children.get(pid, ()))
+            continue
+        stack.extend(_children(pid))
     return total
 
 
