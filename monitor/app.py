@@ -14,6 +14,7 @@ from types import TracebackType
 
 import httpx
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.config import Settings
@@ -210,13 +211,21 @@ class App:
         items of the last few days. Without it, a fresh process (a restart, `rasd once` run
         by cron) would match every item of every feed again before finding them all stored.
         An older item a feed still carries is matched once more, then found stored."""
-        with reader_of(self.sessions).begin() as session:
-            recent = item_repo.recent_guids(
-                session,
-                feed_ids,
-                since=utcnow() - RECENT_ITEMS_WINDOW,
-                per_feed=self.settings.polling.max_entries,
+        try:
+            with reader_of(self.sessions).begin() as session:
+                recent = item_repo.recent_guids(
+                    session,
+                    feed_ids,
+                    since=utcnow() - RECENT_ITEMS_WINDOW,
+                    per_feed=self.settings.polling.max_entries,
+                )
+        except SQLAlchemyError as exc:  # only a saving: never a reason not to start
+            log.warning(
+                "app: recent items not read (%s): the first poll of each feed matches its "
+                "items again",
+                str(exc).splitlines()[0],
             )
+            return
         self.pipeline.remember_guids(recent)
 
     def _warm_stories(self) -> None:

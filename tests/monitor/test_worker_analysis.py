@@ -6,12 +6,14 @@ from __future__ import annotations
 import asyncio
 import json
 import pickle
+import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy.exc import OperationalError
 
 from monitor.analysis import FeedContext, Finding, findings
 from monitor.app import App
@@ -22,6 +24,7 @@ from monitor.match import Matcher
 from monitor.parse import ParseLimits, parse_bytes
 from monitor.rules import RuleSet, load_rules, parse_rule_text
 from monitor.workers import ParsePool, _Analysis, _Job, _WorkerRules, guid_key
+from storage import items as item_repo
 from tests.feedserver import FeedServer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -266,6 +269,32 @@ feeds:
     assert second["items_new"] == 0 and second["alerts"] == 0
     assert pool.skipped == [0, first["items_new"]]
     assert pool.analyse_jobs == 0
+
+
+def test_a_database_that_cannot_list_recent_items_does_not_stop_the_start(
+    tmp_path: Path, feed_server: FeedServer, monkeypatch: pytest.MonkeyPatch, caplog: Any
+) -> None:
+    seed = feed_server.add("/seed.xml", (FEEDS / "seed-mali-russia-ar.xml").read_bytes())
+    text = f"""
+database: sqlite:///{tmp_path}/rasd.db
+rules_dir: {ROOT / "rules"}
+feeds:
+  - {{url: "{seed}", name: Seed, lang: ar}}
+"""
+    settings = settings_from_text(text, str(tmp_path / "rasd.yaml"))
+
+    def locked(*_args: Any, **_kwargs: Any) -> None:
+        raise OperationalError("SELECT …", {}, sqlite3.OperationalError("database is locked"))
+
+    monkeypatch.setattr(item_repo, "recent_guids", locked)
+
+    async def once() -> dict[str, int]:
+        async with App(settings) as app:
+            return (await app.once()).to_json()
+
+    report = asyncio.run(once())
+    assert report["items_new"] > 0 and report["alerts"] > 0
+    assert "recent items not read ((sqlite3.OperationalError) database is locked)" in caplog.text
 
 
 @pickled_by_fields
