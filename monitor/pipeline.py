@@ -4,6 +4,7 @@ items, matches, alerts and their deliveries together (the outbox)."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import random
 import time
@@ -110,6 +111,9 @@ class Pipeline:
         # Feed id → guid keys of the items its last stored poll carried: the workers skip
         # matching those (they are stored), so a feed costs one worker round trip, not two.
         self._last_guids: dict[int, frozenset[int]] = {}
+        # Feed id → (what its last stored poll parsed, that feed's RSS ttl): a server that
+        # ignores conditional GET and sends the same body again costs no parse.
+        self._last_body: dict[int, tuple[tuple[object, ...], timedelta | None]] = {}
 
     def remember_guids(self, guids_by_feed: Mapping[int, Iterable[str]]) -> None:
         """Take these as what each feed carried at its last poll (a restarted daemon, or
@@ -129,6 +133,11 @@ class Pipeline:
             METRICS.fetch_seconds.observe(time.monotonic() - started)
         if result.not_modified:
             await asyncio.to_thread(self._record_success, feed, result, None, 0)
+            return PollOutcome(feed.id, feed.name, feed.url, "not-modified")
+        body = _body_signature(feed, result)
+        last = self._last_body.get(feed.id)
+        if last is not None and last[0] == body:
+            await asyncio.to_thread(self._record_success, feed, result, None, 0, ttl=last[1])
             return PollOutcome(feed.id, feed.name, feed.url, "not-modified")
         try:
             parsed, early = await self._parse(feed, result)
@@ -159,6 +168,7 @@ class Pipeline:
                     self._store, feed, result, parsed, lambda _session: analysed
                 )
         self._last_guids[feed.id] = frozenset(guid_key(item.guid) for item in parsed.items)
+        self._last_body[feed.id] = (body, parsed.ttl)
         return PollOutcome(
             feed.id,
             feed.name,
@@ -285,11 +295,15 @@ class Pipeline:
         parsed: ParsedFeed | None,
         new_items: int,
         session: Session | None = None,
+        *,
+        ttl: timedelta | None = None,  # the feed's RSS ttl when `parsed` is None
     ) -> None:
         now = self._clock()
         floor = backoff.cache_floor(result.headers, now)
-        if parsed is not None and parsed.ttl is not None:
-            floor = max(floor or timedelta(0), parsed.ttl)
+        if parsed is not None:
+            ttl = parsed.ttl
+        if ttl is not None:
+            floor = max(floor or timedelta(0), ttl)
 
         def write(s: Session) -> None:
             feed_repo.mark_success(
@@ -508,6 +522,19 @@ def _matched_fresh(
     if any(i not in found for i in fresh):
         raise _Unmatched(fresh)
     return [Analysed.of(parsed.items[i], found[i]) for i in fresh]
+
+
+def _body_signature(feed: FeedState, result: FetchResult) -> tuple[object, ...]:
+    """Everything a parse of this answer depends on: the same signature, the same items.
+    A 128-bit hash, so that a changed body is never taken for the last one."""
+    assert result.body is not None
+    return (
+        hashlib.blake2b(result.body, digest_size=16).digest(),
+        result.headers.get("content-type"),
+        result.final_url,
+        feed.encoding,
+        feed.lang,
+    )
 
 
 def _context(feed: FeedState) -> FeedContext:

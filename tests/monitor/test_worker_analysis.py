@@ -9,6 +9,7 @@ import pickle
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from monitor.match import Matcher
 from monitor.parse import ParseLimits, parse_bytes
 from monitor.rules import RuleSet, load_rules, parse_rule_text
 from monitor.workers import ParsePool, _Analysis, _Job, _WorkerRules, guid_key
+from storage import feeds as feed_repo
 from storage import items as item_repo
 from tests.feedserver import FeedServer
 
@@ -210,10 +212,10 @@ class CountingPool(ParsePool):
 def test_a_feed_costs_one_worker_job_and_known_items_are_not_matched_again(
     tmp_path: Path, feed_server: FeedServer
 ) -> None:
-    # No ETag and no Last-Modified: every poll gets the whole feed again.
-    seed = feed_server.add(
-        "/seed.xml", (FEEDS / "seed-mali-russia-ar.xml").read_bytes(), etag=False
-    )
+    # No ETag and no Last-Modified: every poll gets the whole feed again, here with a
+    # changed byte (a build date, say) but the same items.
+    body = (FEEDS / "seed-mali-russia-ar.xml").read_bytes()
+    seed = feed_server.add("/seed.xml", body, etag=False)
     text = f"""
 database: sqlite:///{tmp_path}/rasd.db
 rules_dir: {ROOT / "rules"}
@@ -225,7 +227,9 @@ feeds:
 
     async def twice() -> list[dict[str, int]]:
         async with App(settings, pool=pool) as app:
-            return [(await app.once()).to_json(), (await app.once()).to_json()]
+            first = (await app.once()).to_json()
+            feed_server.add("/seed.xml", body + b"\n<!-- built again -->\n", etag=False)
+            return [first, (await app.once()).to_json()]
 
     try:
         first, second = asyncio.run(twice())
@@ -235,6 +239,48 @@ feeds:
     assert second["items_new"] == 0
     assert pool.skipped == [0, first["items_new"]]
     assert pool.analyse_jobs == 0
+
+
+def test_the_same_body_again_is_not_parsed_again(tmp_path: Path, feed_server: FeedServer) -> None:
+    """A server without conditional GET re-sends an unchanged feed: no worker job, the poll
+    counts as not modified and as a success, and the feed's RSS ttl still holds."""
+    body = (
+        (FEEDS / "seed-mali-russia-ar.xml")
+        .read_bytes()
+        .replace(b"<channel>", b"<channel><ttl>90</ttl>", 1)
+    )
+    seed = feed_server.add("/seed.xml", body, etag=False)
+    text = f"""
+database: sqlite:///{tmp_path}/rasd.db
+rules_dir: {ROOT / "rules"}
+polling: {{adaptive: false, interval: 10m, jitter: 0}}
+feeds:
+  - {{url: "{seed}", name: Seed, lang: ar}}
+"""
+    settings = settings_from_text(text, str(tmp_path / "rasd.yaml"))
+    pool = CountingPool()
+
+    async def polls() -> list[tuple[dict[str, int], timedelta]]:
+        out = []
+        async with App(settings, pool=pool) as app:
+            for changed in (False, False, True):
+                if changed:
+                    feed_server.add("/seed.xml", body.replace(b"</channel>", b" </channel>"))
+                report = (await app.once()).to_json()
+                with app.sessions.begin() as session:
+                    (row,) = feed_repo.list_feeds(session)
+                    out.append((report, row.next_poll_at - row.last_success_at))
+        return out
+
+    try:
+        (first, gap1), (same, gap2), (changed, gap3) = asyncio.run(polls())
+    finally:
+        pool.close()
+    assert first["items_new"] > 0 and first["feeds_not_modified"] == 0
+    assert same["feeds_not_modified"] == 1 and same["feed_errors"] == 0
+    assert changed["feeds_not_modified"] == 0 and changed["items_new"] == 0
+    assert len(pool.skipped) == 2  # the unchanged body cost no job
+    assert gap1 == gap2 == gap3 == timedelta(minutes=90)  # the ttl, parsed or remembered
 
 
 def test_a_restarted_daemon_does_not_match_the_items_it_stored_before(
