@@ -40,6 +40,7 @@ bench: $(STAMP)           ## the benchmarks of bench/README.md (several minutes)
 	$(BIN)/python bench/bench_dedup.py
 	$(BIN)/python bench/bench_store.py
 	$(BIN)/python bench/bench_poll.py
+	$(BIN)/python bench/bench_resent.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info
