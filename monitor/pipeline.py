@@ -270,7 +270,9 @@ class Pipeline:
                 next_poll_at=now + delay,
                 disable=gone,
             )
-        if gone:
+        if gone:  # never polled again by this process: forget what it carried
+            self._last_guids.pop(feed.id, None)
+            self._last_body.pop(feed.id, None)
             log.warning(
                 "fetch: %s (%s): gone (HTTP 410): feed disabled",
                 feed.name,

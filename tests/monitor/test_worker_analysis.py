@@ -283,6 +283,28 @@ feeds:
     assert gap1 == gap2 == gap3 == timedelta(minutes=90)  # the ttl, parsed or remembered
 
 
+def test_a_feed_gone_for_good_is_forgotten(tmp_path: Path, feed_server: FeedServer) -> None:
+    seed = feed_server.add("/seed.xml", (FEEDS / "seed-mali-russia-ar.xml").read_bytes())
+    text = f"""
+database: sqlite:///{tmp_path}/rasd.db
+rules_dir: {ROOT / "rules"}
+feeds:
+  - {{url: "{seed}", name: Seed, lang: ar}}
+"""
+    settings = settings_from_text(text, str(tmp_path / "rasd.yaml"))
+
+    async def poll_then_gone() -> tuple[list[int], list[int]]:
+        async with App(settings) as app:
+            await app.once()
+            remembered = [*app.pipeline._last_guids, *app.pipeline._last_body]
+            feed_server.add("/seed.xml", b"gone", status=410)
+            await app.once()
+            return remembered, [*app.pipeline._last_guids, *app.pipeline._last_body]
+
+    remembered, after = asyncio.run(poll_then_gone())
+    assert len(remembered) == 2 and after == []
+
+
 def test_a_restarted_daemon_does_not_match_the_items_it_stored_before(
     tmp_path: Path, feed_server: FeedServer
 ) -> None:
