@@ -18,7 +18,7 @@ from sqlalchemy.exc import OperationalError
 
 from monitor.analysis import FeedContext, Finding, findings
 from monitor.app import App
-from monitor.config import settings_from_text
+from monitor.config import Settings, settings_from_text
 from monitor.domain import Item, Match, ParsedFeed, TermHit, pickled_by_fields
 from monitor.errors import ParseError
 from monitor.match import Matcher
@@ -48,6 +48,19 @@ def analyse_in(pool: ParsePool, items: Sequence[Item], rules: tuple[int, RuleSet
             items, FeedContext("Demo", "ar"), rules=rules, limits=ParseLimits(), url="demo"
         )
     )
+
+
+def one_feed_settings(
+    tmp_path: Path, url: str, name: str = "Seed", lang: str = "ar", extra: str = ""
+) -> Settings:
+    """Settings of a daemon with the shipped rules, one feed and a SQLite file in tmp_path."""
+    text = f"""
+database: sqlite:///{tmp_path}/rasd.db
+rules_dir: {ROOT / "rules"}
+feeds:
+  - {{url: "{url}", name: {name}, lang: {lang}}}
+{extra}"""
+    return settings_from_text(text, str(tmp_path / "rasd.yaml"))
 
 
 def rule_ids(found: list[Finding]) -> list[set[str]]:
@@ -109,17 +122,12 @@ def test_items_are_matched_in_the_daemon_when_the_worker_fails(
     tmp_path: Path, feed_server: FeedServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     seed = feed_server.add("/seed.xml", (FEEDS / "seed-mali-russia-ar.xml").read_bytes())
-    text = f"""
-database: sqlite:///{tmp_path}/rasd.db
-rules_dir: {ROOT / "rules"}
-feeds:
-  - {{url: "{seed}", name: Seed, lang: ar}}
-channels:
-  file: {{type: jsonl, path: {tmp_path}/alerts.jsonl}}
-routes:
-  - channels: [file]
-"""
-    settings = settings_from_text(text, str(tmp_path / "rasd.yaml"))
+    settings = one_feed_settings(
+        tmp_path,
+        seed,
+        extra=f"channels:\n  file: {{type: jsonl, path: {tmp_path}/alerts.jsonl}}\n"
+        "routes:\n  - channels: [file]\n",
+    )
     pool = WorkerCannotMatch(size=1)
 
     async def once() -> dict[str, int]:
@@ -216,13 +224,7 @@ def test_a_feed_costs_one_worker_job_and_known_items_are_not_matched_again(
     # changed byte (a build date, say) but the same items.
     body = (FEEDS / "seed-mali-russia-ar.xml").read_bytes()
     seed = feed_server.add("/seed.xml", body, etag=False)
-    text = f"""
-database: sqlite:///{tmp_path}/rasd.db
-rules_dir: {ROOT / "rules"}
-feeds:
-  - {{url: "{seed}", name: Seed, lang: ar}}
-"""
-    settings = settings_from_text(text, str(tmp_path / "rasd.yaml"))
+    settings = one_feed_settings(tmp_path, seed)
     pool = CountingPool()
 
     async def twice() -> list[dict[str, int]]:
@@ -250,14 +252,9 @@ def test_the_same_body_again_is_not_parsed_again(tmp_path: Path, feed_server: Fe
         .replace(b"<channel>", b"<channel><ttl>90</ttl>", 1)
     )
     seed = feed_server.add("/seed.xml", body, etag=False)
-    text = f"""
-database: sqlite:///{tmp_path}/rasd.db
-rules_dir: {ROOT / "rules"}
-polling: {{adaptive: false, interval: 10m, jitter: 0}}
-feeds:
-  - {{url: "{seed}", name: Seed, lang: ar}}
-"""
-    settings = settings_from_text(text, str(tmp_path / "rasd.yaml"))
+    settings = one_feed_settings(
+        tmp_path, seed, extra="polling: {adaptive: false, interval: 10m, jitter: 0}\n"
+    )
     pool = CountingPool()
 
     async def polls() -> list[tuple[dict[str, int], timedelta]]:
@@ -285,13 +282,7 @@ feeds:
 
 def test_a_feed_gone_for_good_is_forgotten(tmp_path: Path, feed_server: FeedServer) -> None:
     seed = feed_server.add("/seed.xml", (FEEDS / "seed-mali-russia-ar.xml").read_bytes())
-    text = f"""
-database: sqlite:///{tmp_path}/rasd.db
-rules_dir: {ROOT / "rules"}
-feeds:
-  - {{url: "{seed}", name: Seed, lang: ar}}
-"""
-    settings = settings_from_text(text, str(tmp_path / "rasd.yaml"))
+    settings = one_feed_settings(tmp_path, seed)
 
     async def poll_then_gone() -> tuple[list[int], list[int]]:
         async with App(settings) as app:
@@ -313,13 +304,7 @@ def test_a_restarted_daemon_does_not_match_the_items_it_stored_before(
     seed = feed_server.add(
         "/seed.xml", (FEEDS / "seed-mali-russia-ar.xml").read_bytes(), etag=False
     )
-    text = f"""
-database: sqlite:///{tmp_path}/rasd.db
-rules_dir: {ROOT / "rules"}
-feeds:
-  - {{url: "{seed}", name: Seed, lang: ar}}
-"""
-    settings = settings_from_text(text, str(tmp_path / "rasd.yaml"))
+    settings = one_feed_settings(tmp_path, seed)
     pool = CountingPool()
 
     async def once_per_process() -> list[dict[str, int]]:
@@ -343,13 +328,7 @@ def test_a_database_that_cannot_list_recent_items_does_not_stop_the_start(
     tmp_path: Path, feed_server: FeedServer, monkeypatch: pytest.MonkeyPatch, caplog: Any
 ) -> None:
     seed = feed_server.add("/seed.xml", (FEEDS / "seed-mali-russia-ar.xml").read_bytes())
-    text = f"""
-database: sqlite:///{tmp_path}/rasd.db
-rules_dir: {ROOT / "rules"}
-feeds:
-  - {{url: "{seed}", name: Seed, lang: ar}}
-"""
-    settings = settings_from_text(text, str(tmp_path / "rasd.yaml"))
+    settings = one_feed_settings(tmp_path, seed)
 
     def locked(*_args: Any, **_kwargs: Any) -> None:
         raise OperationalError("SELECT …", {}, sqlite3.OperationalError("database is locked"))
@@ -389,13 +368,7 @@ def test_unseen_items_the_worker_skipped_are_matched_before_storing(
     of those (a restore, a failed write), they are matched by a second job, not lost."""
     body = (FEEDS / "revue-fr.xml").read_bytes()
     url = feed_server.add("/revue.xml", body, etag=False)
-    text = f"""
-database: sqlite:///{tmp_path}/rasd.db
-rules_dir: {ROOT / "rules"}
-feeds:
-  - {{url: "{url}", name: Revue, lang: fr}}
-"""
-    settings = settings_from_text(text, str(tmp_path / "rasd.yaml"))
+    settings = one_feed_settings(tmp_path, url, "Revue", "fr")
     items = parse_bytes(body, RSS_HEADERS, url).items
     pool = CountingPool()
 
