@@ -137,7 +137,7 @@ class Pipeline:
         body = _body_signature(feed, result)
         last = self._last_body.get(feed.id)
         if last is not None and last[0] == body:
-            await asyncio.to_thread(self._record_success, feed, result, None, 0, ttl=last[1])
+            await asyncio.to_thread(self._record_success, feed, result, last[1], 0)
             return PollOutcome(feed.id, feed.name, feed.url, "not-modified")
         try:
             parsed, early = await self._parse(feed, result)
@@ -294,16 +294,12 @@ class Pipeline:
         self,
         feed: FeedState,
         result: FetchResult,
-        parsed: ParsedFeed | None,
+        ttl: timedelta | None,  # the feed's RSS ttl, a floor like Cache-Control's
         new_items: int,
         session: Session | None = None,
-        *,
-        ttl: timedelta | None = None,  # the feed's RSS ttl when `parsed` is None
     ) -> None:
         now = self._clock()
         floor = backoff.cache_floor(result.headers, now)
-        if parsed is not None:
-            ttl = parsed.ttl
         if ttl is not None:
             floor = max(floor or timedelta(0), ttl)
 
@@ -373,7 +369,7 @@ class Pipeline:
                 if outcome.alert_id is not None:
                     new_alerts += 1
                     raised.append((outcome.alert_id, outcome.rule_id or ""))
-            self._record_success(feed, result, parsed, new_items, session)
+            self._record_success(feed, result, parsed.ttl, new_items, session)
         for alert_id, rule_id in raised:
             log.info(
                 "pipeline: alert %d: rule %s fired on an item of %s",
