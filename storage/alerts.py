@@ -19,7 +19,6 @@ __all__ = [
     "add_story",
     "add_story_source",
     "alert_from_row",
-    "get_alert",
     "get_alerts",
     "get_or_add_alert",
     "hits_to_json",
@@ -204,11 +203,6 @@ def alert_from_row(row: AlertRow) -> Alert:
         sources=tuple(row.sources or ()),
         created_at=row.created_at,
     )
-
-
-def get_alert(session: Session, alert_id: int) -> Alert | None:
-    row = session.get(AlertRow, alert_id)
-    return alert_from_row(row) if row else None
 
 
 def get_alerts(session: Session, alert_ids: Sequence[int]) -> dict[int, Alert]:

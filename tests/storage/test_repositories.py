@@ -180,7 +180,7 @@ def test_one_alert_per_rule_and_story_with_growing_sources(db_url: str) -> None:
         assert alert_repo.add_story_source(s, story, "B", NOW) == (["A", "B"], [alert_id])
         assert alert_repo.add_story_source(s, story, "B", NOW) == (["A", "B"], [])
     with sessions.begin() as s:
-        alert = alert_repo.get_alert(s, alert_id)
+        alert = alert_repo.get_alerts(s, [alert_id]).get(alert_id)
         assert alert is not None
         assert alert.sources == ("A", "B")
         assert alert.hits[0].text == "مالي"
