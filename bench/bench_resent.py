@@ -30,21 +30,11 @@ import bench_poll  # noqa: E402
 
 from monitor.config import settings_from_text  # noqa: E402
 
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-
 
 def _cpu_of_tree() -> float:
     """CPU seconds of this process and its live children (the parse workers)."""
     me = os.getpid()
-    total = 0.0
-    for pid in [me, *bench_poll._children(me)]:
-        try:
-            with open(f"/proc/{pid}/stat", "rb") as handle:
-                fields = handle.read().rsplit(b")", 1)[1].split()
-        except OSError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / CLK_TCK
-    return total
+    return bench_poll._cpu_of([me, *bench_poll._children(me)])
 
 
 async def cycles(text: str, path: Path, farm: bench_poll.Farm, count: int) -> None:
