@@ -275,20 +275,33 @@ def test_undeclared_length_over_the_cap_is_cut_while_streaming(feed_server: Feed
     assert fetch_error(url, FetchLimits(max_body_bytes=100_000)).reason == "too-large"
 
 
-def test_slow_drip_body_hits_the_overall_deadline(feed_server: FeedServer) -> None:
+def dripping(
+    status: int, headers: dict[str, str], byte: bytes, count: int
+) -> Callable[[BaseHTTPRequestHandler], None]:
+    """A handler that answers `status` with `headers`, then sends `byte` every 50 ms,
+    `count` times (until the client hangs up)."""
+
     def drip(handler: BaseHTTPRequestHandler) -> None:
-        handler.send_response(200)
-        handler.send_header("Content-Type", "application/rss+xml")
-        handler.send_header("Content-Length", "100000")
+        handler.send_response(status)
+        for name, value in headers.items():
+            handler.send_header(name, value)
         handler.end_headers()
         try:
-            for _ in range(400):  # one byte every 50 ms: each read is quick, the body never ends
-                handler.wfile.write(b"<")
+            for _ in range(count):
+                handler.wfile.write(byte)
                 handler.wfile.flush()
                 time.sleep(0.05)
         except OSError:
             pass
 
+    return drip
+
+
+def test_slow_drip_body_hits_the_overall_deadline(feed_server: FeedServer) -> None:
+    # One byte every 50 ms: each read is quick, the body never ends.
+    drip = dripping(
+        200, {"Content-Type": "application/rss+xml", "Content-Length": "100000"}, b"<", 400
+    )
     url = feed_server.add("/drip.xml", handler=drip)
     started = time.monotonic()
     error = fetch_error(url, FetchLimits(timeout=timedelta(seconds=1)))
@@ -300,18 +313,7 @@ def test_a_slow_small_error_page_does_not_outlive_the_deadline(feed_server: Feed
     """The unread body of an error page is read to keep the connection, but never past the
     fetch's deadline."""
 
-    def drip(handler: BaseHTTPRequestHandler) -> None:
-        handler.send_response(500)
-        handler.send_header("Content-Length", "1000")
-        handler.end_headers()
-        try:
-            for _ in range(200):  # one byte every 50 ms: 10 s for the whole page
-                handler.wfile.write(b"x")
-                handler.wfile.flush()
-                time.sleep(0.05)
-        except OSError:
-            pass
-
+    drip = dripping(500, {"Content-Length": "1000"}, b"x", 200)  # 10 s for the whole page
     url = feed_server.add("/drip500.xml", handler=drip)
     started = time.monotonic()
     error = fetch_error(url, FetchLimits(timeout=timedelta(seconds=5)))
