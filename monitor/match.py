@@ -345,6 +345,10 @@ class Matcher:
         self._words: dict[str, list[_Indexed]] = {}
         self._prefixes: dict[int, dict[str, list[_Indexed]]] = {}
         self._prefix_tables: tuple[tuple[int, dict[str, list[_Indexed]]], ...] = ()
+        # The first letters (as many as the shortest prefix has) of every prefix: a word
+        # starting otherwise skips the tables.
+        self._prefix_head = 0
+        self._prefix_heads: frozenset[str] = frozenset()
         # (entry, compiled, hint bits that must all be found in a field for it to match there)
         self._regexes: list[tuple[int, re.Pattern[str], int]] = []
         # (hint bit, literals one of which is in a word of every field where a regex matches)
@@ -353,6 +357,8 @@ class Matcher:
         self._eager_regex = False
         self._rules: list[_CompiledRule] = []
         self._rules_by_entry: dict[int, tuple[int, ...]] = {}
+        # (hint bits of a regex, the rules it triggers): woken when a field holds all the bits
+        self._rules_by_hint: tuple[tuple[int, frozenset[int]], ...] = ()
         self._always: frozenset[int] = frozenset()
         self._global_masks: frozenset[int] = frozenset()
         self._vocab_entries: dict[int, list[tuple[str, str]]] = {}
@@ -418,7 +424,14 @@ class Matcher:
         ]
         regex_entries = frozenset(i for i, t in enumerate(self._terms) if t.regex is not None)
         self._eager_regex = not self._global_masks.isdisjoint(regex_entries)
+        for index, term in enumerate(self._terms):
+            self._index(index, term)
+        # A regex with literal hints wakes its rules up when a field holds them; one without
+        # would have to be searched in every document, so triggers avoid it.
+        needs = {entry: need for entry, _, need in self._regexes}
+        unhinted = frozenset(entry for entry, need in needs.items() if not need)
         by_entry: dict[int, list[int]] = {}
+        by_hint: dict[int, list[int]] = {}
         always: list[int] = []
         for rule, node, masks in compiled_rules:
             index = len(self._rules)
@@ -436,19 +449,24 @@ class Matcher:
                     uses_regex=not regex_entries.isdisjoint(chain(_entries_of(node), masks)),
                 )
             )
-            trigger = _trigger(node, regex_entries)
+            trigger = _trigger(node, unhinted)
             if trigger is None:
                 always.append(index)
                 continue
-            if not trigger.isdisjoint(regex_entries):
+            if not trigger.isdisjoint(unhinted):
                 self._eager_regex = True
             for used in trigger:
                 by_entry.setdefault(used, []).append(index)
+                if used in needs:
+                    by_hint.setdefault(needs[used], []).append(index)
         self._always = frozenset(always)
         self._rules_by_entry = {e: tuple(by_entry.get(e, ())) for e in range(len(self._terms))}
-        for index, term in enumerate(self._terms):
-            self._index(index, term)
+        self._rules_by_hint = tuple((need, frozenset(rules)) for need, rules in by_hint.items())
         self._prefix_tables = tuple(self._prefixes.items())
+        self._prefix_head = min(self._prefixes, default=0)
+        self._prefix_heads = frozenset(
+            key[: self._prefix_head] for table in self._prefixes.values() for key in table
+        )
         self.rule_count = len(self._rules)
         self.term_count = len(self._terms)
         return self
@@ -483,12 +501,15 @@ class Matcher:
         found: dict[tuple[int, tuple[str, ...] | None, bool], None] = {}
         words_get = self._words.get
         tables = self._prefix_tables
+        head, heads = self._prefix_head, self._prefix_heads
         for stem, proclitic, article in arabic_forms(word):
             group = words_get(stem)
             if group is not None:
                 for entry, mode, rest, prefix in group:
                     if _ACCEPTS[mode][proclitic][article]:
                         found[(entry, rest, prefix)] = None
+            if stem[:head] not in heads:
+                continue
             size = len(stem)
             for length, table in tables:
                 if size >= length:
@@ -695,13 +716,17 @@ class Matcher:
         return hits
 
     def _match(self, scan: _Scan) -> list[Match]:
+        candidates = self._always
         if scan.occ:
-            candidates = self._always.union(
+            candidates = candidates.union(
                 chain.from_iterable(map(self._rules_by_entry.__getitem__, scan.occ))
             )
-        elif self._always:
-            candidates = self._always
-        else:
+        title, summary = scan.hints
+        if title or summary:
+            for need, rules in self._rules_by_hint:
+                if need & title == need or need & summary == need:
+                    candidates = candidates.union(rules)
+        if not candidates:
             return []
         doc = scan.doc
         matches: list[Match] = []
@@ -1086,15 +1111,16 @@ def _compile_near(node: _Near, fields: int) -> _Test:
     return near
 
 
-def _trigger(node: _Node, regex_entries: frozenset[int]) -> frozenset[int] | None:
-    """A set of entries one of which must occur for `node` to hold (None: no such set)."""
-    options = _necessary(node, regex_entries)
+def _trigger(node: _Node, avoid: frozenset[int]) -> frozenset[int] | None:
+    """A set of entries one of which must occur for `node` to hold (None: no such set),
+    preferring sets without the entries to `avoid` (regexes without hints), then small sets."""
+    options = _necessary(node, avoid)
     if not options:
         return None
-    return min(options, key=lambda s: (not s.isdisjoint(regex_entries), len(s)))
+    return min(options, key=lambda s: (not s.isdisjoint(avoid), len(s)))
 
 
-def _necessary(node: _Node, regex_entries: frozenset[int]) -> list[frozenset[int]]:
+def _necessary(node: _Node, avoid: frozenset[int]) -> list[frozenset[int]]:
     """Sets of entries such that `node` holds only if each set has an entry that occurs."""
     if isinstance(node, _Term):
         return [frozenset((node.ref.entry,))]
@@ -1105,18 +1131,16 @@ def _necessary(node: _Node, regex_entries: frozenset[int]) -> list[frozenset[int
     if isinstance(node, _Near):
         return [frozenset(terms.by_entry) for terms in node.items]
     if isinstance(node, _Scope):
-        return _necessary(node.child, regex_entries)
+        return _necessary(node.child, avoid)
     if node.op == "none":
         return []
-    per_child = [_necessary(child, regex_entries) for child in node.children]
+    per_child = [_necessary(child, avoid) for child in node.children]
     if node.op == "all":
         return [s for sets in per_child for s in sets]
     if not all(per_child):
         return []
-    # One set per child, preferring sets without regex terms, then small ones.
-    chosen = (
-        min(sets, key=lambda s: (not s.isdisjoint(regex_entries), len(s))) for sets in per_child
-    )
+    # One set per child, preferring sets without entries to avoid, then small ones.
+    chosen = (min(sets, key=lambda s: (not s.isdisjoint(avoid), len(s))) for sets in per_child)
     return [frozenset().union(*chosen)]
 
 

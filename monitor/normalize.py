@@ -148,6 +148,31 @@ def _stable_characters() -> str:
 _STABLE = _stable_characters()
 
 
+def _simple_folds() -> dict[int, str]:
+    """ASCII capitals, Latin-1 and Latin Extended-A letters, combining accents and
+    Arabic-block characters that are not stable but fold, alone, into stable characters
+    only (or into nothing: marks, tatweel), as one token.
+
+    Folding commutes with concatenation for these (NFKD and case folding work character by
+    character; combining marks, whose order NFKD may change, are deleted), so a chunk made
+    of them and of stable characters folds by one `str.translate` instead of NFKD, case
+    folding and the token regex."""
+    table: dict[int, str] = {}
+    blocks = (range(0x41, 0x5B), range(0xC0, 0x180), range(0x300, 0x370), range(0x600, 0x700))
+    for code in chain.from_iterable(blocks):
+        char = chr(code)
+        found = _TOKEN_RE.fullmatch(char)
+        if char in _STABLE or found is None or found.group(1) != char:
+            continue
+        folded = _fold_once(char)
+        if not folded.strip(_STABLE) and _TOKEN_RE.findall(folded) in ([], [folded]):
+            table[code] = folded
+    return table
+
+
+_SIMPLE_FOLDS = _simple_folds()
+
+
 def _fold_word_uncached(word: str, depth: int = 0) -> tuple[str, ...]:
     if not word.strip(_STABLE):
         return (word,)
@@ -168,6 +193,9 @@ def _fold_chunk(chunk: str) -> tuple[str, ...]:
         return tuple(_TOKEN_RE.findall(chunk.lower()))
     if not chunk.strip(_STABLE):
         return (chunk,)
+    folded = chunk.translate(_SIMPLE_FOLDS)
+    if folded and not folded.strip(_STABLE):
+        return (folded,)
     return tuple(p for surface in _TOKEN_RE.findall(chunk) for p in _FOLDED_WORDS[surface])
 
 
@@ -187,6 +215,7 @@ def clear_caches() -> None:
     _CHUNKS.clear()
     _FOLD_TABLE.clear()
     _CHUNK_SPANS.clear()
+    _FORM_TEMPLATES.clear()
 
 
 def normalize_words(text: str) -> list[str]:
@@ -321,6 +350,9 @@ _PREFIX_READINGS: dict[str, list[tuple[bool, bool]]] = {}
 for _body, _proclitic, _article in _PREFIXES:
     _PREFIX_READINGS.setdefault(_body, []).append((_proclitic, _article))
 _PREFIX_LENGTHS = sorted({len(body) for body in _PREFIX_READINGS})
+_LONGEST_PREFIX = _PREFIX_LENGTHS[-1]
+# (first letters, letters clitics may take) → _form_template() (bounded like the memos).
+_FORM_TEMPLATES: dict[tuple[str, int], tuple[tuple[int, bool, bool], ...]] = {}
 
 
 def arabic_forms(norm: str) -> tuple[tuple[str, bool, bool], ...]:
@@ -332,13 +364,23 @@ def arabic_forms(norm: str) -> tuple[tuple[str, bool, bool], ...]:
     """
     if not (norm and "\u0600" <= norm[0] <= "\u06ff"):  # is_arabic(norm), inlined
         return ((norm, False, False),)
-    forms: list[tuple[str, bool, bool]] = []
-    most = len(norm) - _MIN_STEM_CHARS
+    # The readings depend only on the first letters and on how many a stem leaves.
+    key = (norm[:_LONGEST_PREFIX], min(len(norm) - _MIN_STEM_CHARS, _LONGEST_PREFIX))
+    template = _FORM_TEMPLATES.get(key)
+    if template is None:
+        if len(_FORM_TEMPLATES) >= MAX_MEMO_WORDS:
+            _FORM_TEMPLATES.clear()
+        template = _FORM_TEMPLATES[key] = _form_template(*key)
+    return tuple([(norm[length:], proclitic, article) for length, proclitic, article in template])
+
+
+def _form_template(head: str, most: int) -> tuple[tuple[int, bool, bool], ...]:
+    """(clitic length, has_proclitic, has_article) of each reading of a word starting with
+    `head` whose clitics may take up to `most` letters."""
+    template = []
     for length in _PREFIX_LENGTHS:
         if length > most:
             break
-        readings = _PREFIX_READINGS.get(norm[:length])
-        if readings:
-            stem = norm[length:]
-            forms += [(stem, proclitic, article) for proclitic, article in readings]
-    return tuple(forms)
+        for proclitic, article in _PREFIX_READINGS.get(head[:length], ()):
+            template.append((length, proclitic, article))
+    return tuple(template)

@@ -143,3 +143,34 @@ rules:
     searched.clear()
     assert matcher.match(Document(title="Mali", summary="40 blessés", lang="fr", feed="f")) == []
     assert searched == []
+
+
+def test_a_rule_is_woken_by_the_literals_of_its_regex(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A rule whose smallest necessary term set holds a regex is triggered by the regex's
+    literals: not by its other terms, and with no regex search in every document."""
+    pattern = CASUALTIES.replace("\\", "\\\\")
+    rules = f"""
+vocabularies:
+  casualties: {{terms: ["/{pattern}/"]}}
+  places: {{terms: [Gao, Kidal, Mopti, Bamako]}}
+rules:
+  - {{id: toll, title: T, match: {{all: ["@places", "@casualties"]}}}}
+  - {{id: any-toll, title: A, match: "@casualties"}}
+"""
+    matcher = Matcher.compile(parse_rule_text(rules, "regex.yaml"))
+    assert not matcher._eager_regex
+    searched: list[int] = []
+    original = Matcher._regex_occurrences
+
+    def spy(field: int, words: list[str], occ: dict, regexes: list) -> None:  # type: ignore[type-arg]
+        searched.append(field)
+        original(field, words, occ, regexes)
+
+    monkeypatch.setattr(Matcher, "_regex_occurrences", staticmethod(spy))
+    quiet = Document(title="Gao, Kidal et Mopti", summary="40 blessés à Bamako", lang="fr")
+    assert matcher.match(quiet) == [] and searched == []
+    toll = Document(title="Attaque", summary="40 morts à Gao", lang="fr")
+    assert [m.rule_id for m in matcher.match(toll)] == ["toll", "any-toll"]
+    assert searched == [1]
+    alone = Document(title="Bilan : 40 morts", summary="", lang="fr")
+    assert [m.rule_id for m in matcher.match(alone)] == ["any-toll"]

@@ -193,3 +193,36 @@ def test_normalize_words_agrees_with_the_reference(text: str) -> None:
 def test_normalize_words_agrees_with_the_reference_on_any_unicode(text: str) -> None:
     normalize_module.clear_caches()
     assert normalize_words(text) == _reference_words(text)
+
+
+def test_simple_folds_fold_each_character_as_the_reference() -> None:
+    simple = normalize_module._SIMPLE_FOLDS
+    assert simple[ord("É")] == "e" and simple[ord("أ")] == "ا" and simple[ord("\u064e")] == ""
+    for code, folded in simple.items():
+        assert _reference_words(chr(code)) == ([folded] if folded else [])
+
+
+_SIMPLE_ALPHABET = "".join(map(chr, normalize_module._SIMPLE_FOLDS)) + normalize_module._STABLE
+
+
+@given(st.lists(st.text(alphabet=_SIMPLE_ALPHABET, min_size=1, max_size=12), max_size=6))
+def test_chunks_of_simple_characters_fold_as_the_reference(words: list[str]) -> None:
+    normalize_module.clear_caches()
+    text = " ".join(words)
+    assert normalize_words(text) == _reference_words(text)
+
+
+def _reference_arabic_forms(norm: str) -> tuple[tuple[str, bool, bool], ...]:
+    """Every split of `norm` into a clitic body and a stem of two letters or more."""
+    if not normalize_module.is_arabic(norm):
+        return ((norm, False, False),)
+    return tuple(
+        (norm[len(body) :], proclitic, article)
+        for body, proclitic, article in normalize_module._PREFIXES
+        if norm.startswith(body) and len(norm) - len(body) >= 2
+    )
+
+
+@given(st.text(alphabet="والفبكلتمي", max_size=9))
+def test_arabic_forms_are_every_clitic_split(norm: str) -> None:
+    assert arabic_forms(norm) == _reference_arabic_forms(norm)
