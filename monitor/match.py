@@ -542,13 +542,14 @@ class Matcher:
                 continue
             chunks = scan.chunks[field] = text.split()
             found = list(map(memo, chunks))
+            count = len(found)
             in_field = seen[field]
             shift = 0  # words minus chunks before the current chunk
             # A phrase is checked on the words after its first chunk, or, once a second
             # chunk starts a phrase, on the field's word list (built once).
             phrase_chunk = -1
             words: list[str] | None = None
-            for i in compress(range(len(found)), found):
+            for i in compress(range(count), found):
                 starts = found[i]
                 if starts.__class__ is _Folded:
                     if starts is _NO_WORDS:
@@ -561,6 +562,14 @@ class Matcher:
                 after: list[str] | None = None  # the words after this chunk's word
                 for entry, rest, prefix in starts:  # type: ignore[union-attr]
                     if rest:
+                        # Most phrase starts fail on the next word: the first word of the
+                        # next chunk, when that chunk has words.
+                        following = chunk_words(chunks[i + 1]) if i + 1 < count else ()
+                        if following and following[0] != rest[0]:
+                            if not (prefix and len(rest) == 1):
+                                continue
+                            if not following[0].startswith(rest[0]):
+                                continue
                         if words is None and phrase_chunk in (-1, i):
                             phrase_chunk = i
                             if after is None or len(after) < len(rest):
@@ -737,7 +746,7 @@ class Matcher:
             if compiled.uses_regex and not scan.regex_done:
                 self._add_regexes(scan)
             occ, view = scan.occ, scan.view
-            if compiled.masks and occ:
+            if compiled.masks and not compiled.masks.isdisjoint(occ):
                 occ = {e: list(o) for e, o in occ.items()}
                 _drop_masked(occ, _mask_spans(occ, compiled.masks))
                 view = _view_of(occ)

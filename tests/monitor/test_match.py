@@ -93,6 +93,16 @@ def test_phrases_ignore_punctuation_and_take_clitics_on_the_first_word() -> None
 
 def test_phrase_spans_punctuation_between_words() -> None:
     assert fires(one('"Kidal Gao"'), "Entre Kidal, Gao et Tombouctou")
+    assert fires(one('"Kidal Gao"'), "Entre Kidal — Gao et Tombouctou")
+
+
+def test_phrase_ending_in_a_prefix() -> None:
+    m = one('"prix carburant*"')
+    assert fires(m, "Prix carburants : nouvelle hausse")
+    assert fires(m, "Les prix, carburant compris")
+    assert not fires(m, "Prix du carburant")
+    assert not fires(m, "Prix biocarburant")
+    assert fires(one('"hausse des prix carbu*"'), "Hausse des prix carburant")
 
 
 def test_regex_term_runs_on_normalized_text() -> None:
