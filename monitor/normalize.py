@@ -351,7 +351,9 @@ for _body, _proclitic, _article in _PREFIXES:
     _PREFIX_READINGS.setdefault(_body, []).append((_proclitic, _article))
 _PREFIX_LENGTHS = sorted({len(body) for body in _PREFIX_READINGS})
 _LONGEST_PREFIX = _PREFIX_LENGTHS[-1]
-# (first letters, letters clitics may take) → _form_template() (bounded like the memos).
+_CLITIC_INITIALS = frozenset(body[0] for body in _PREFIX_READINGS if body)
+_CLITIC_LETTERS = "".join(sorted({letter for body in _PREFIX_READINGS for letter in body}))
+# (leading clitic letters, letters clitics may take) → _form_template() (bounded like the memos).
 _FORM_TEMPLATES: dict[tuple[str, int], tuple[tuple[int, bool, bool], ...]] = {}
 
 
@@ -364,8 +366,12 @@ def arabic_forms(norm: str) -> tuple[tuple[str, bool, bool], ...]:
     """
     if not (norm and "\u0600" <= norm[0] <= "\u06ff"):  # is_arabic(norm), inlined
         return ((norm, False, False),)
-    # The readings depend only on the first letters and on how many a stem leaves.
-    key = (norm[:_LONGEST_PREFIX], min(len(norm) - _MIN_STEM_CHARS, _LONGEST_PREFIX))
+    if norm[0] not in _CLITIC_INITIALS:
+        return ((norm, False, False),) if len(norm) >= _MIN_STEM_CHARS else ()
+    # The readings depend only on the leading clitic letters and on how many a stem leaves.
+    head = norm[:_LONGEST_PREFIX]
+    head = head[: len(head) - len(head.lstrip(_CLITIC_LETTERS))]
+    key = (head, min(len(norm) - _MIN_STEM_CHARS, _LONGEST_PREFIX))
     template = _FORM_TEMPLATES.get(key)
     if template is None:
         if len(_FORM_TEMPLATES) >= MAX_MEMO_WORDS:
@@ -375,11 +381,11 @@ def arabic_forms(norm: str) -> tuple[tuple[str, bool, bool], ...]:
 
 
 def _form_template(head: str, most: int) -> tuple[tuple[int, bool, bool], ...]:
-    """(clitic length, has_proclitic, has_article) of each reading of a word starting with
-    `head` whose clitics may take up to `most` letters."""
+    """(clitic length, has_proclitic, has_article) of each reading of a word whose leading
+    clitic letters are `head` and whose clitics may take up to `most` letters."""
     template = []
     for length in _PREFIX_LENGTHS:
-        if length > most:
+        if length > most or length > len(head):
             break
         for proclitic, article in _PREFIX_READINGS.get(head[:length], ()):
             template.append((length, proclitic, article))
