@@ -41,6 +41,8 @@ bench: $(STAMP)           ## the benchmarks of bench/README.md (several minutes)
 	$(BIN)/python bench/bench_store.py
 	$(BIN)/python bench/bench_poll.py
 	$(BIN)/python bench/bench_resent.py
+	if command -v valgrind >/dev/null; then $(BIN)/python bench/bench_instructions.py; \
+	else echo "bench_instructions.py skipped: valgrind is not installed"; fi
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

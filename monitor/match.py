@@ -17,14 +17,16 @@ Per document, in order of cost:
    computed per needed word, for the Matches reported.
 3. Only rules triggered by an entry found are evaluated (percolator style). A rule's trigger
    is one set of entries of which at least one must occur for the rule to hold (e.g. the
-   vocabulary required by an `all`), so a `none: [@football]` never wakes a rule up.
+   vocabulary required by an `all`), so a `none: [@football]` never wakes a rule up. A regex
+   in that set wakes the rule where a field holds the regex's literal hints (below).
 4. A rule is first tested by closures over sets of entry ids (which entries occur in the
    title, the summary, either); only a rule that holds runs its compiled collector, which
    gathers the hits of its positive part.
 Regex terms are searched only when a triggered rule, `vocabulary_hits` or a vocabulary asked
-for by `match_with_vocabularies` needs them, unless a rule or mask could be triggered by a
-regex alone; and then only in a field whose words hold the literals that any match of the
-regex must contain (hints, found once per distinct word like the index entries).
+for by `match_with_vocabularies` needs them (in every document only if a global mask holds a
+regex, or a rule cannot be triggered without a regex that has no literal hints); and then
+only in a field whose words hold the literals that any match of the regex must contain
+(hints, found once per distinct word like the index entries).
 """
 
 from __future__ import annotations
