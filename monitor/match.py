@@ -562,11 +562,13 @@ class Matcher:
                     continue
                 position = i + shift
                 after: list[str] | None = None  # the words after this chunk's word
+                following: tuple[str, ...] | None = None  # the next chunk's words
                 for entry, rest, prefix in starts:  # type: ignore[union-attr]
                     if rest:
                         # Most phrase starts fail on the next word: the first word of the
                         # next chunk, when that chunk has words.
-                        following = chunk_words(chunks[i + 1]) if i + 1 < count else ()
+                        if following is None:
+                            following = chunk_words(chunks[i + 1]) if i + 1 < count else ()
                         if following and following[0] != rest[0]:
                             if not (prefix and len(rest) == 1):
                                 continue

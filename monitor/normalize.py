@@ -351,9 +351,9 @@ for _body, _proclitic, _article in _PREFIXES:
     _PREFIX_READINGS.setdefault(_body, []).append((_proclitic, _article))
 _PREFIX_LENGTHS = sorted({len(body) for body in _PREFIX_READINGS})
 _LONGEST_PREFIX = _PREFIX_LENGTHS[-1]
-_CLITIC_INITIALS = frozenset(body[0] for body in _PREFIX_READINGS if body)
 _CLITIC_LETTERS = "".join(sorted({letter for body in _PREFIX_READINGS for letter in body}))
-# (leading clitic letters, letters clitics may take) → _form_template() (bounded like the memos).
+# (leading clitic letters, at most 4 of 6 letters; letters clitics may take, -1 to 4) →
+# _form_template(): a few thousand keys at most, so the memo needs no bound.
 _FORM_TEMPLATES: dict[tuple[str, int], tuple[tuple[int, bool, bool], ...]] = {}
 
 
@@ -366,7 +366,7 @@ def arabic_forms(norm: str) -> tuple[tuple[str, bool, bool], ...]:
     """
     if not (norm and "\u0600" <= norm[0] <= "\u06ff"):  # is_arabic(norm), inlined
         return ((norm, False, False),)
-    if norm[0] not in _CLITIC_INITIALS:
+    if norm[0] not in _CLITIC_LETTERS:
         return ((norm, False, False),) if len(norm) >= _MIN_STEM_CHARS else ()
     # The readings depend only on the leading clitic letters and on how many a stem leaves.
     head = norm[:_LONGEST_PREFIX]
@@ -374,8 +374,6 @@ def arabic_forms(norm: str) -> tuple[tuple[str, bool, bool], ...]:
     key = (head, min(len(norm) - _MIN_STEM_CHARS, _LONGEST_PREFIX))
     template = _FORM_TEMPLATES.get(key)
     if template is None:
-        if len(_FORM_TEMPLATES) >= MAX_MEMO_WORDS:
-            _FORM_TEMPLATES.clear()
         template = _FORM_TEMPLATES[key] = _form_template(*key)
     return tuple([(norm[length:], proclitic, article) for length, proclitic, article in template])
 

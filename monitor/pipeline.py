@@ -522,13 +522,18 @@ def _matched_fresh(
     return [Analysed.of(parsed.items[i], found[i]) for i in fresh]
 
 
+# The response headers parse_bytes reads: charset and feed kind, the base of relative
+# links, the language of items that declare none.
+_PARSED_HEADERS = ("content-type", "content-location", "content-language")
+
+
 def _body_signature(feed: FeedState, result: FetchResult) -> tuple[object, ...]:
     """Everything a parse of this answer depends on: the same signature, the same items.
     A 128-bit hash, so that a changed body is never taken for the last one."""
     assert result.body is not None
     return (
         hashlib.blake2b(result.body, digest_size=16).digest(),
-        result.headers.get("content-type"),
+        *(result.headers.get(name) for name in _PARSED_HEADERS),
         result.final_url,
         feed.encoding,
         feed.lang,

@@ -280,6 +280,31 @@ def test_the_same_body_again_is_not_parsed_again(tmp_path: Path, feed_server: Fe
     assert gap1 == gap2 == gap3 == timedelta(minutes=90)  # the ttl, parsed or remembered
 
 
+def test_the_same_body_with_other_parse_headers_is_parsed_again(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """Content-Language gives items their language and Content-Location the base of their
+    links: the same bytes under another one are not the same answer."""
+    body = (FEEDS / "seed-mali-russia-ar.xml").read_bytes()
+    seed = feed_server.add("/seed.xml", body, etag=False)
+    settings = one_feed_settings(tmp_path, seed)
+    pool = CountingPool()
+
+    async def polls() -> list[dict[str, int]]:
+        async with App(settings, pool=pool) as app:
+            first = (await app.once()).to_json()
+            feed_server.add("/seed.xml", body, etag=False, headers={"Content-Language": "fr"})
+            return [first, (await app.once()).to_json()]
+
+    try:
+        first, relabelled = asyncio.run(polls())
+    finally:
+        pool.close()
+    assert first["items_new"] > 0
+    assert relabelled["feeds_not_modified"] == 0 and relabelled["feed_errors"] == 0
+    assert len(pool.skipped) == 2  # parsed again: a second worker job
+
+
 def test_a_feed_gone_for_good_is_forgotten(tmp_path: Path, feed_server: FeedServer) -> None:
     seed = feed_server.add("/seed.xml", (FEEDS / "seed-mali-russia-ar.xml").read_bytes())
     settings = one_feed_settings(tmp_path, seed)
