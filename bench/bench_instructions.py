@@ -1,7 +1,7 @@
 """Instructions per item under valgrind's callgrind: the matcher's cost without the noise.
 
-    .venv/bin/python bench/bench_instructions.py [--scenario rss|farm|both] [--items 4000]
-        [--feeds 40] [--root DIR]
+    .venv/bin/python bench/bench_instructions.py [--scenario rss|farm|parse|both|all]
+        [--items 4000] [--feeds 40] [--root DIR]
 
 On this shared 2-core VM, CPU time for the same run moves by 20 % from one minute to the
 next (and the first of two back-to-back runs is often the faster), so a 5 % change cannot be
@@ -14,6 +14,10 @@ seen in items/s. The number of instructions executed moves by less than 0.1 %.
   bench/feedfarm.py (parsed once, outside the count), through the pipeline's own
   `analysis.findings` (match, story entities, canonical URL, fingerprint); each pass starts
   from empty memos and a new Matcher, as a new parse worker does.
+- parse: `parse_bytes` (what a worker does with a fetched body before matching) over the
+  bodies of the same first `--feeds` farm feeds, with the headers the farm sends.
+
+`both` is rss and farm (the matcher); `all` adds parse.
 
 Each figure is (instructions of a run with k + 1 passes − those of a run with k passes) /
 items, so interpreter start-up and building the texts cancel out. `--root` measures another
@@ -35,8 +39,13 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 
-def _child(scenario: str, items: int, passes: int, root: Path, data: Path | None) -> None:
+def _child(
+    scenario: str, items: int, feeds: int, passes: int, root: Path, data: Path | None
+) -> None:
     sys.path.insert(0, str(root / "bench"))
+    if scenario == "parse":
+        print(_parse_farm(root, feeds, passes))
+        return
     if scenario == "rss":
         import random
 
@@ -70,6 +79,27 @@ def _child(scenario: str, items: int, passes: int, root: Path, data: Path | None
         matcher = Matcher.compile(ruleset)
         for index, lang, feed_items in feeds:
             findings(matcher, FeedContext(f"Farm {index}", lang), feed_items)
+
+
+def _parse_farm(root: Path, feeds: int, passes: int) -> int:
+    """Parse the bodies of the farm's first `feeds` feeds `passes` times; items per pass."""
+    sys.path.insert(0, str(root))
+    import feedfarm
+
+    from monitor.errors import ParseError
+    from monitor.parse import parse_bytes
+
+    bodies = [(feed.index, feed.body) for feed in feedfarm.build_farm(feeds)]
+    headers = {"content-type": "application/rss+xml"}
+    items = 0
+    for _ in range(passes):
+        items = 0
+        for index, body in bodies:
+            try:
+                items += len(parse_bytes(body, headers, f"http://127.0.0.1/feed/{index}.xml").items)
+            except ParseError:
+                continue
+    return items
 
 
 def _farm_items(root: Path, feeds: int, out: Path) -> None:
@@ -108,7 +138,9 @@ def _instructions(args: list[str]) -> int:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scenario", choices=("rss", "farm", "both", "farm-items"), default="both")
+    parser.add_argument(
+        "--scenario", choices=("rss", "farm", "parse", "both", "all", "farm-items"), default="all"
+    )
     parser.add_argument("--items", type=int, default=4000, help="rss items")
     parser.add_argument("--feeds", type=int, default=40, help="farm feeds")
     parser.add_argument("--root", type=Path, default=HERE.parent, help="checkout to measure")
@@ -121,12 +153,12 @@ def main(argv: list[str] | None = None) -> None:
         if args.scenario == "farm-items":
             _farm_items(root, args.feeds, args.data)
         else:
-            _child(args.scenario, args.items, args.passes, root, args.data)
+            _child(args.scenario, args.items, args.feeds, args.passes, root, args.data)
         return
     if shutil.which("valgrind") is None:
         raise SystemExit("bench_instructions: valgrind is not installed")
     common = ["--child", "--root", str(root)]
-    if args.scenario in ("rss", "both"):
+    if args.scenario in ("rss", "both", "all"):
         rss = ["--scenario", "rss", "--items", str(args.items), *common]
         counts = [_instructions([*rss, "--passes", str(k)]) for k in (0, 1, 2)]
         cold, warm = counts[1] - counts[0], counts[2] - counts[1]
@@ -135,7 +167,7 @@ def main(argv: list[str] | None = None) -> None:
             f"warm {warm // args.items:,} instructions per item",
             flush=True,
         )
-    if args.scenario in ("farm", "both"):
+    if args.scenario in ("farm", "both", "all"):
         with tempfile.TemporaryDirectory() as tmp:
             data = Path(tmp) / "farm.pickle"
             parse = ["--child", "--scenario", "farm-items", "--feeds", str(args.feeds)]
@@ -151,6 +183,21 @@ def main(argv: list[str] | None = None) -> None:
         print(
             f"farm ×{args.feeds} feeds ({items:,} items), shipped rules ({root}): "
             f"{(two - one) // items:,} instructions per item (cold, findings)",
+            flush=True,
+        )
+    if args.scenario in ("parse", "all"):
+        parse = ["--scenario", "parse", "--feeds", str(args.feeds), *common]
+        done = subprocess.run(  # natively, for the number of items
+            [sys.executable, __file__, *parse, "--passes", "1"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        items = int(done.stdout.split()[-1])
+        one, two = (_instructions([*parse, "--passes", str(k)]) for k in (1, 2))
+        print(
+            f"parse ×{args.feeds} farm feeds ({items:,} items, {root}): "
+            f"{(two - one) // items:,} instructions per item (parse_bytes, second pass)",
             flush=True,
         )
 

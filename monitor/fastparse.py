@@ -72,6 +72,7 @@ _OK_WARNINGS = (feedparser.exceptions.NonXMLContentType,
                 feedparser.exceptions.CharacterEncodingOverride)  # fmt: skip
 _DECLARATION = re.compile(rb"<!\s*(?:doctype|entity)", re.IGNORECASE)
 _C1 = re.compile("[\x80-\x9f]")  # the only characters feedparser's _cp1252 table maps
+_LATIN1_CONTINUATION = re.compile("[\x80-\xbf]")
 _QUERY_ENTITY = re.compile("&([A-Za-z0-9_]+);")
 
 # Elements whose feedparser handlers only write keys Rasd never reads and change no parse
@@ -478,11 +479,14 @@ class _Walker:
         final = ctype or "text/html"
         if _map_type(final) in _HTML_TYPES and element in _CAN_CONTAIN:
             output = self.markup(output, final)
-        if not output.isascii():  # ASCII comes back unchanged from feedparser's mojibake fix
+        # feedparser's mojibake fix, then its cp1252 map. Without a character in U+0080-U+00BF
+        # neither can change the text: Latin-1 bytes of it are not UTF-8 (every non-ASCII
+        # byte would be a lead byte with no continuation byte after it), and it has no C1.
+        if not output.isascii() and _LATIN1_CONTINUATION.search(output):
             with contextlib.suppress(UnicodeEncodeError, UnicodeDecodeError):
                 output = output.encode("iso-8859-1").decode("utf-8")
-        if not output.isascii() and _C1.search(output):
-            output = output.translate(_cp1252)
+            if _C1.search(output):
+                output = output.translate(_cp1252)
         return output, final
 
     def urljoin(self, uri: str) -> str:

@@ -162,6 +162,35 @@ def html_to_text(html: str, *, max_chars: int | None = None, single_line: bool =
     return clean_text(text, max_chars=max_chars, single_line=single_line)
 
 
+# html.unescape's pattern (`html._charref`). What it puts in place of a reference depends
+# only on the reference's text, so fast_unescape remembers it: html.unescape parses each
+# reference afresh in Python, and feeds repeat the same few (&#39; &amp; &quot;) in every item.
+_CHARREF = re.compile(r"&(#[0-9]+;?|#[xX][0-9a-fA-F]+;?|[^\t\n\f <&#;]{1,32};?)")
+_MAX_CHARREFS = 4096
+
+
+class _CharrefMemo(dict[str, str]):
+    def __missing__(self, reference: str) -> str:
+        if len(self) >= _MAX_CHARREFS:
+            self.clear()
+        text = self[reference] = unescape(reference)
+        return text
+
+
+_charrefs = _CharrefMemo()
+
+
+def _charref_text(found: re.Match[str]) -> str:
+    return _charrefs[found.group()]
+
+
+def fast_unescape(text: str) -> str:
+    """html.unescape(text), with the replacement of each distinct reference memoised."""
+    if "&" not in text:
+        return text
+    return _CHARREF.sub(_charref_text, text)
+
+
 def is_simple_html(html: str) -> bool:
     """`html` is SIMPLE_HTML. fastparse asks about each HTML field, html_to_text then asks
     again about the same strings: short ones are remembered for the length of a feed."""
@@ -182,7 +211,7 @@ def _simple_html_text(html: str, limit: int | None) -> str | None:
         return None
     text = _ANY_TAG.sub("", _SIMPLE_BLOCK_TAG.sub("\n", html)) if "<" in html else html
     if "&" in text:
-        text = unescape(text)
+        text = fast_unescape(text)
     if limit is not None and len(text) >= limit:
         return None
     return text

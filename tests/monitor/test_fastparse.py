@@ -8,6 +8,7 @@ take the fast path, so the comparison cannot pass vacuously.
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import sys
@@ -260,6 +261,28 @@ def test_html_to_text_equals_the_reference(
 ) -> None:
     got = sanitize.html_to_text(html, max_chars=max_chars, single_line=single_line)
     assert got == _reference_html_to_text(html, max_chars, single_line)
+
+
+_REFERENCES = st.sampled_from(
+    ["&amp;", "&AMP;", "&amp", "&ampxyz;", "&notit;", "&notin;", "&not", "&#39;", "&#039;",
+     "&#x27;", "&#X27", "&#0;", "&#128;", "&#150;", "&#xD800;", "&#1234567;", "&#38", "&#;",
+     "&#x;", "&;", "& ", "&&", "&nbsp;", "&hellip;", "&" + "a" * 40 + ";", "&eacute", "&zz;"]
+)  # fmt: skip
+
+
+@settings(max_examples=600, deadline=None)
+@given(parts=st.lists(_REFERENCES | _texts, max_size=10))
+def test_fast_unescape_equals_html_unescape(parts: list[str]) -> None:
+    text = "".join(parts)
+    assert sanitize.fast_unescape(text) == html.unescape(text)
+    assert sanitize.fast_unescape(text) == html.unescape(text)  # from the memo this time
+
+
+def test_fast_unescape_memo_stays_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sanitize, "_MAX_CHARREFS", 8)
+    references = [f"&#{n};" for n in range(65, 90)]
+    assert sanitize.fast_unescape("".join(references)) == html.unescape("".join(references))
+    assert len(sanitize._charrefs) <= 8
 
 
 _SIMPLE_PIECES = st.sampled_from(
