@@ -251,6 +251,7 @@ def test_mali_losinj_is_croatia(matcher: Matcher) -> None:
     [
         ("Attaque jihadiste contre l'école de gendarmerie à Bamako", "security", "critical"),
         ("Mali : plus de 60 civils tués dans l'attaque d'un village", "security", "critical"),
+        ("Mali : 35 personnes tuées près de Ségou", "security", "critical"),
         ("Mali : embuscade contre une patrouille près de Léré", "security", "high"),
         ("Mali : l'insécurité gagne les routes du sud", "security", "medium"),
         ("Blocus : le JNIM bloque les convois de carburant vers Kayes", "fuel", "high"),
