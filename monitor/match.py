@@ -40,7 +40,7 @@ import re._parser as sre_parse
 import threading
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from itertools import accumulate, chain, compress
+from itertools import accumulate, chain, compress, repeat
 from typing import TypeVar
 
 from monitor.domain import FIELDS, Document, Match, TermHit
@@ -177,6 +177,9 @@ class _CompiledRule:
     collect: _Collect = dataclasses.field(compare=False)
     scoped: bool = False  # has a lang, feeds or feed_tags scope
     uses_regex: bool = False  # its condition or masks contain a regex term
+    # Entry sets besides the trigger, each needing an occurring entry for the rule to hold
+    # (word entries only): checked before the rule's condition is evaluated.
+    requires: tuple[frozenset[int], ...] = ()
 
 
 class _Scan:
@@ -437,6 +440,13 @@ class Matcher:
         always: list[int] = []
         for rule, node, masks in compiled_rules:
             index = len(self._rules)
+            trigger = _trigger(node, unhinted)
+            requires = tuple(
+                needed
+                for needed in _necessary(node, unhinted)
+                if needed.isdisjoint(regex_entries)
+                and not (trigger is not None and trigger <= needed)
+            )
             self._rules.append(
                 _CompiledRule(
                     rule,
@@ -449,9 +459,9 @@ class Matcher:
                     collect=_compile_collect(node, _ALL_FIELDS),
                     scoped=bool(rule.lang or rule.feeds or rule.feed_tags),
                     uses_regex=not regex_entries.isdisjoint(chain(_entries_of(node), masks)),
+                    requires=tuple(dict.fromkeys(requires)),
                 )
             )
-            trigger = _trigger(node, unhinted)
             if trigger is None:
                 always.append(index)
                 continue
@@ -745,6 +755,8 @@ class Matcher:
         matches: list[Match] = []
         for index in sorted(candidates):
             compiled = self._rules[index]
+            if compiled.requires and _lacks_one(compiled.requires, scan.occ):
+                continue
             if compiled.scoped and not _in_scope(compiled, doc):
                 continue
             if compiled.uses_regex and not scan.regex_done:
@@ -1124,6 +1136,16 @@ def _compile_near(node: _Near, fields: int) -> _Test:
     return near
 
 
+def _lacks_one(
+    requires: tuple[frozenset[int], ...], occurring: dict[int, list[Occurrence]]
+) -> bool:
+    """Some set of `requires` has no entry in `occurring`."""
+    return any(map(frozenset.isdisjoint, requires, repeat(occurring)))
+
+
+_MAX_UNIONS = 4  # necessary sets an `any` offers: its rule checks each before evaluating
+
+
 def _trigger(node: _Node, avoid: frozenset[int]) -> frozenset[int] | None:
     """A set of entries one of which must occur for `node` to hold (None: no such set),
     preferring sets without the entries to `avoid` (regexes without hints), then small sets."""
@@ -1152,9 +1174,21 @@ def _necessary(node: _Node, avoid: frozenset[int]) -> list[frozenset[int]]:
         return [s for sets in per_child for s in sets]
     if not all(per_child):
         return []
-    # One set per child, preferring sets without entries to avoid, then small ones.
-    chosen = (min(sets, key=lambda s: (not s.isdisjoint(avoid), len(s))) for sets in per_child)
-    return [frozenset().union(*chosen)]
+    # Several unions of one set per child. A child with several sets (`all: [@mali, @fuel,
+    # @fuel_crisis]`) puts a different one in each union, and each union takes the set of
+    # the next child that shares the most entries with what it holds and the fewest with
+    # the other unions: the place sides of the branches end up together, the event sides
+    # together, and a rule whose branches all name a place and an event is evaluated only
+    # where both occur (the trigger is one union, the rule's `requires` the others).
+    ranked = [sorted(sets, key=lambda s: (not s.isdisjoint(avoid), len(s))) for sets in per_child]
+    unions: list[frozenset[int]] = [frozenset()] * min(max(map(len, ranked)), _MAX_UNIONS)
+    for sets in ranked:
+        for k, union in enumerate(unions):
+            others = frozenset().union(*unions[:k], *unions[k + 1 :])
+            default = sets[min(k, len(sets) - 1)]
+            best = max(sets, key=lambda s: (len(s & union) - len(s & others), s is default))
+            unions[k] = union | best
+    return list(dict.fromkeys(unions))
 
 
 # -- regex literals: a necessary condition checked per distinct word ------------------------

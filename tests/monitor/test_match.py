@@ -306,3 +306,38 @@ def test_common_arabic_noun_with_article_matches_and_proper_does_not(
     assert fires(one(json.dumps(word, ensure_ascii=False)), f"في {prefix}{word}")
     proper = one(json.dumps({"term": word, "proper": True}, ensure_ascii=False))
     assert not fires(proper, f"في {prefix}{word}")
+
+
+def test_a_rule_naming_a_place_and_an_event_in_each_branch_is_evaluated_only_with_both() -> None:
+    """Every branch needs a place and an event: the rule is triggered by one side and its
+    condition is not even evaluated for an item without the other (the shipped Mali rules
+    have this shape, and most items that name a Mali town name no event)."""
+    m = matcher(
+        """\
+  places: {terms: [Gao, Kidal, غاو]}
+  weak_places: {terms: [Ségou]}
+  events: {terms: [attaque*, embuscade, هجوم]}
+rules:
+  - id: r
+    title: R
+    match:
+      any:
+        - all: ["@places", "@events"]
+        - near: ["@places", "@events"]
+          within: 5
+        - near: ["@weak_places", "@events"]
+          within: 3
+""",
+        VOCABS,
+    )
+    compiled = m._rules[0]
+    evaluated: list[str] = []
+    test = compiled.test
+    object.__setattr__(compiled, "test", lambda view: evaluated.append("r") or test(view))
+    assert not fires(m, "Gao accueille un festival de musique", "Kidal aussi. Ségou aussi.")
+    assert not fires(m, "Attaque contre un convoi", "une embuscade au nord")
+    assert evaluated == []
+    assert fires(m, "Attaque contre un convoi près de Gao")
+    assert fires(m, "هجوم قرب غاو")
+    assert fires(m, "Ségou : embuscade sur la route")
+    assert evaluated == ["r", "r", "r"]
