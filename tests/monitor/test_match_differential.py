@@ -68,6 +68,15 @@ rules:
      fields: [summary]}
   - {id: k, title: K, match: {none: ["@mali", "@fuel"]}}
   - {id: l, title: L, match: {near: ["@fuel", "@mali"]}, lang: [ar]}
+  # `any` of branches that each need a place and an event, in different shapes: the
+  # matcher evaluates such rules only where one term of each side occurs.
+  - {id: m, title: M, match: {any: [{all: ["@mali", "@attack"], none: ["@sport"]},
+                                     {near: ["@place_gao", "@fuel"], within: 4},
+                                     {all: ["@actor_x", {any: ["@thing_drone", "@attack"]}]},
+                                     {all: ["@mali", "@fuel", crise]}]}}
+  - {id: n, title: N, match: {any: [{near: ["@mali", "@attack"], within: 5},
+                                     {any: [{near: ["@place_gao", "@thing_drone"], within: 3},
+                                            {all: ["@place_gao", "@fuel"]}]}]}}
 """
 
 # Regex terms searched only in fields holding their literals (hints), next to regexes with
