@@ -4,6 +4,7 @@ dispatcher from Settings, and runs poll cycles."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import random
@@ -25,7 +26,7 @@ from monitor.metrics import METRICS
 from monitor.parse import ParseLimits
 from monitor.pipeline import Pipeline, PipelineSettings, PollOutcome, utcnow
 from monitor.rulebook import RuleBook
-from monitor.workers import ParsePool
+from monitor.workers import ParsePool, default_pool
 from notifiers.base import Notifier, RenderSettings
 from notifiers.dispatcher import Dispatcher, DispatchReport
 from notifiers.registry import build_notifier
@@ -91,9 +92,14 @@ class App:
         owner: str | None = None,
         migrate: bool = False,
         pool: ParsePool | None = None,
+        warm_workers: bool = False,
     ) -> None:
         self.settings = settings
         self.pool = pool  # parse and match workers; None: the process-wide pool
+        # Start the workers and compile the rules in them while the database is prepared
+        # (`rasd run`, `rasd once`), rather than when the first feeds come back.
+        self.warm_workers = warm_workers
+        self._warm_up: asyncio.Task[None] | None = None
         self.migrate = migrate  # run pending migrations instead of refusing to start
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}"
         self.engine: Engine
@@ -108,6 +114,30 @@ class App:
         self._slots: asyncio.Semaphore
 
     async def __aenter__(self) -> App:
+        s = self.settings
+        parse_limits = ParseLimits(
+            max_entries=s.polling.max_entries, timeout=s.polling.parse_timeout
+        )
+        self.rules.reload_if_changed()
+        if self.warm_workers:
+            self._warm_up = asyncio.create_task(self._start_workers(parse_limits))
+        try:
+            return await self._enter(parse_limits)
+        except BaseException:
+            await self._stop_warm_up()
+            raise
+
+    async def _start_workers(self, limits: ParseLimits) -> None:
+        ready = await (self.pool or default_pool()).warm_up(self.rules.snapshot(), limits)
+        log.debug("app: %d parse workers started", ready)
+
+    async def _stop_warm_up(self) -> None:
+        if self._warm_up is not None and not self._warm_up.done():
+            self._warm_up.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._warm_up
+
+    async def _enter(self, parse_limits: ParseLimits) -> App:
         s = self.settings
         self.engine = create_db_engine(s.database)
         try:
@@ -130,7 +160,6 @@ class App:
                 row.id: proxy_of[row.source_url] for row in rows if row.source_url in proxy_of
             }
         await asyncio.to_thread(self._warm_stories)
-        self.rules.reload_if_changed()
         self.client = make_client(proxy=s.polling.proxy)
         # One client per distinct per-feed proxy (httpx binds a proxy to a client).
         self.proxy_clients = {
@@ -166,9 +195,7 @@ class App:
                 adaptive=s.polling.adaptive,
                 jitter=s.polling.jitter,
                 error_backoff_max=s.polling.error_backoff_max,
-                parse_limits=ParseLimits(
-                    max_entries=s.polling.max_entries, timeout=s.polling.parse_timeout
-                ),
+                parse_limits=parse_limits,
                 delivery_timezone=s.delivery.timezone,
                 quiet_hours=s.delivery.quiet_hours,
                 story_updates=s.delivery.story_updates,
@@ -196,6 +223,7 @@ class App:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        await self._stop_warm_up()
         for notifier in self.notifiers.values():
             try:
                 await notifier.aclose()

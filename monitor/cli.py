@@ -38,7 +38,7 @@ async def _run_daemon(settings: Settings, *, migrate: bool = False) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    async with App(settings, migrate=migrate) as app:
+    async with App(settings, migrate=migrate, warm_workers=True) as app:
         daemon = Daemon(app)
         server = await serve(app, daemon) if settings.server.enabled else None
         try:
@@ -59,7 +59,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 async def _once(settings: Settings) -> dict[str, int]:
     from monitor.app import App
 
-    async with App(settings) as app:
+    async with App(settings, warm_workers=True) as app:
         report = await app.once()
         for outcome in report.outcomes:
             if outcome.status == "error":

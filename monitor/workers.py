@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import logging
 import multiprocessing
 import multiprocessing.connection
 import os
@@ -40,6 +41,8 @@ from monitor.match import Matcher
 from monitor.rules import RuleSet
 
 __all__ = ["ParsePool", "default_pool", "guid_key", "install_io_guard"]
+
+log = logging.getLogger(__name__)
 
 _MODULE_SUFFIXES = (".py", ".pyc", ".so")
 _DENIED_EVENTS = frozenset(
@@ -166,6 +169,7 @@ def serve_fds(read_fd: int, write_fd: int) -> None:
     sender = multiprocessing.connection.Connection(write_fd, readable=False)
     import monitor.parse  # noqa: F401  (imported before the I/O guard is installed)
 
+    peak_rss = _PeakRss()  # opens /proc/self/status before the guard refuses opens
     refused = install_io_guard()
     rules = _WorkerRules()
     _, hard = resource.getrlimit(resource.RLIMIT_AS)
@@ -191,7 +195,7 @@ def serve_fds(read_fd: int, write_fd: int) -> None:
         finally:
             resource.setrlimit(resource.RLIMIT_AS, (hard, hard))
         del job
-        if resource.getrusage(resource.RUSAGE_SELF).ru_maxrss > _RECYCLE_PEAK_RSS_KIB:
+        if peak_rss.kib() > _RECYCLE_PEAK_RSS_KIB:
             recycle = True
         if refused:
             # The parser tried to touch a file or the network: its output cannot be trusted.
@@ -201,6 +205,29 @@ def serve_fds(read_fd: int, write_fd: int) -> None:
             sender.send((*outcome[:1], recycle, *outcome[1:]))
         except OSError:  # the parent is gone (killed, or shut the pool): end quietly
             return
+
+
+class _PeakRss:
+    """This process's own peak RSS in KiB.
+
+    Not `ru_maxrss`: exec keeps in it the peak of the process that spawned the worker, so
+    once the daemon had grown past the recycle limit, every worker would have been replaced
+    after every job. Linux's VmHWM (/proc/self/status) is the peak of this process's own
+    memory; the file is opened once, before the I/O guard, and read with pread. Elsewhere
+    `ru_maxrss` is all there is."""
+
+    def __init__(self) -> None:
+        try:
+            self._fd: int | None = os.open("/proc/self/status", os.O_RDONLY)
+        except OSError:
+            self._fd = None
+
+    def kib(self) -> int:
+        if self._fd is not None:
+            for line in os.pread(self._fd, 1 << 16, 0).split(b"\n"):
+                if line.startswith(b"VmHWM:"):
+                    return int(line.split()[1])
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
 class _Worker:
@@ -316,6 +343,24 @@ class ParsePool:
             url, limits, rules, lambda sent: _AnalyseJob(items, feed, rules[0], sent, limits)
         )
         return found
+
+    async def warm_up(self, rules: tuple[int, RuleSet], limits: Any) -> int:
+        """Start every worker and have it compile `rules` now (while the daemon starts up),
+        not when the first feeds come back. Returns how many workers are ready; one that
+        failed is started again by the first job that needs it."""
+        feed = FeedContext("(warm-up)", None)
+
+        def job(sent: RuleSet | None) -> _AnalyseJob:
+            return _AnalyseJob((), feed, rules[0], sent, limits)
+
+        done = await asyncio.gather(
+            *(self._run_with_rules("(warm-up)", limits, rules, job) for _ in range(self.size)),
+            return_exceptions=True,
+        )
+        failed = [result for result in done if isinstance(result, BaseException)]
+        for result in failed:
+            log.debug("workers: a warm-up job failed: %r", result)
+        return len(done) - len(failed)
 
     async def _run_with_rules(
         self,

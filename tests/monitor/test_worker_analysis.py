@@ -7,6 +7,9 @@ import asyncio
 import json
 import pickle
 import sqlite3
+import subprocess
+import sys
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -412,3 +415,115 @@ def test_unseen_items_the_worker_skipped_are_matched_before_storing(
         pool.close()
     assert report["items_new"] == len(items) > 0 and report["alerts"] > 0
     assert pool.skipped == [len(items)] and pool.analyse_jobs == 1
+
+
+class JobRecordingPool(ParsePool):
+    """A real pool that records, for each job, whether the rule set travelled with it."""
+
+    def __init__(self) -> None:
+        super().__init__(size=2)
+        self.rules_sent: list[bool] = []
+
+    async def _run(self, url: str, limits: Any, job_for: Any, on_success: Any = None) -> Any:
+        def recording(worker: Any) -> Any:
+            job = job_for(worker)
+            analysis = getattr(job, "analysis", job)
+            self.rules_sent.append(getattr(analysis, "ruleset", None) is not None)
+            return job
+
+        return await super()._run(url, limits, recording, on_success)
+
+
+def test_workers_compile_the_rules_while_the_daemon_starts(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """With warm_workers (`rasd run`, `rasd once`), App starts every worker and sends it
+    the rules during start-up: the first feed's job finds them compiled."""
+    seed = feed_server.add("/seed.xml", (FEEDS / "seed-mali-russia-ar.xml").read_bytes())
+    settings = one_feed_settings(tmp_path, seed)
+    pool = JobRecordingPool()
+
+    async def start_then_poll() -> tuple[int, list[int | None], dict[str, int]]:
+        async with App(settings, pool=pool, warm_workers=True) as app:
+            assert app._warm_up is not None
+            await app._warm_up
+            held = sorted(worker.rules_version or 0 for worker in pool._idle)
+            return app.rules.snapshot()[0], held, (await app.once()).to_json()
+
+    try:
+        version, held, report = asyncio.run(start_then_poll())
+    finally:
+        pool.close()
+    assert held == [version, version]
+    assert pool.rules_sent == [True, True, False]  # two warm-ups, then the feed's job
+    assert report["items_new"] > 0 and report["alerts"] > 0
+
+
+def test_other_commands_start_no_worker(tmp_path: Path, feed_server: FeedServer) -> None:
+    seed = feed_server.add("/seed.xml", (FEEDS / "seed-mali-russia-ar.xml").read_bytes())
+    pool = JobRecordingPool()
+
+    async def enter() -> None:
+        async with App(one_feed_settings(tmp_path, seed), pool=pool) as app:
+            assert app._warm_up is None
+
+    try:
+        asyncio.run(enter())
+    finally:
+        pool.close()
+    assert pool.rules_sent == [] and pool._idle == []
+
+
+def test_a_large_daemon_does_not_get_its_workers_recycled_after_every_job() -> None:
+    """A worker is replaced when its own peak RSS passed the limit. ru_maxrss would carry the
+    peak of the process that spawned it over exec: a daemon past 256 MiB would have seen
+    every worker replaced after every job."""
+    script = textwrap.dedent(
+        """
+        import asyncio
+        from monitor.analysis import FeedContext
+        from monitor.parse import ParseLimits
+        from monitor.rules import parse_rule_text
+        from monitor.workers import ParsePool
+
+        ballast = bytearray(320 * 1024 * 1024)
+        for i in range(0, len(ballast), 4096):
+            ballast[i] = 1
+        rules = (1, parse_rule_text("rules: [{id: r, title: R, match: Mali}]", "r.yaml"))
+        pool = ParsePool(size=1)
+        pids = []
+        for _ in range(2):
+            asyncio.run(
+                pool.analyse([], FeedContext("f", None), rules=rules, limits=ParseLimits(), url="u")
+            )
+            pids.append([worker.process.pid for worker in pool._idle])
+        pool.close()
+        print(pids[0] == pids[1] and len(pids[0]) == 1)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, cwd=ROOT
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "True"
+
+
+def test_a_worker_sees_its_own_memory_peak() -> None:
+    """What the recycle check reads grows with the worker's own allocations (a huge feed
+    still gets its worker replaced)."""
+    script = textwrap.dedent(
+        """
+        from monitor.workers import _PeakRss
+        peak = _PeakRss()
+        before = peak.kib()
+        ballast = bytearray(96 * 1024 * 1024)
+        for i in range(0, len(ballast), 4096):
+            ballast[i] = 1
+        print(peak.kib() - before)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=ROOT
+    )
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout) >= 90 * 1024
