@@ -18,7 +18,9 @@ Per document, in order of cost:
 3. Only rules triggered by an entry found are evaluated (percolator style). A rule's trigger
    is one set of entries of which at least one must occur for the rule to hold (e.g. the
    vocabulary required by an `all`), so a `none: [@football]` never wakes a rule up. A regex
-   in that set wakes the rule where a field holds the regex's literal hints (below).
+   in that set wakes the rule where a field holds the regex's literal hints (below). A rule
+   whose `any` branches each need two things (a place and an event) also keeps the other
+   side as a set it `requires`: a woken rule lacking an entry of it is not evaluated.
 4. A rule is first tested by closures over sets of entry ids (which entries occur in the
    title, the summary, either); only a rule that holds runs its compiled collector, which
    gathers the hits of its positive part.
