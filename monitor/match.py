@@ -442,12 +442,17 @@ class Matcher:
         always: list[int] = []
         for rule, node, masks in compiled_rules:
             index = len(self._rules)
-            trigger = _trigger(node, unhinted)
+            options = _necessary(node, unhinted)
+            trigger = _trigger(options, unhinted)
+            # The other sets, checked before the condition: those of word terms only (regex
+            # occurrences are found later), and none implied by the trigger.
             requires = tuple(
-                needed
-                for needed in _necessary(node, unhinted)
-                if needed.isdisjoint(regex_entries)
-                and not (trigger is not None and trigger <= needed)
+                dict.fromkeys(
+                    needed
+                    for needed in options
+                    if needed.isdisjoint(regex_entries)
+                    and not (trigger is not None and trigger <= needed)
+                )
             )
             self._rules.append(
                 _CompiledRule(
@@ -461,7 +466,7 @@ class Matcher:
                     collect=_compile_collect(node, _ALL_FIELDS),
                     scoped=bool(rule.lang or rule.feeds or rule.feed_tags),
                     uses_regex=not regex_entries.isdisjoint(chain(_entries_of(node), masks)),
-                    requires=tuple(dict.fromkeys(requires)),
+                    requires=requires,
                 )
             )
             if trigger is None:
@@ -1148,10 +1153,10 @@ def _lacks_one(
 _MAX_UNIONS = 4  # necessary sets an `any` offers: its rule checks each before evaluating
 
 
-def _trigger(node: _Node, avoid: frozenset[int]) -> frozenset[int] | None:
-    """A set of entries one of which must occur for `node` to hold (None: no such set),
-    preferring sets without the entries to `avoid` (regexes without hints), then small sets."""
-    options = _necessary(node, avoid)
+def _trigger(options: list[frozenset[int]], avoid: frozenset[int]) -> frozenset[int] | None:
+    """Of a node's necessary sets (`_necessary`), the one that wakes its rule up (None: no
+    such set), preferring sets without the entries to `avoid` (regexes without hints), then
+    small sets."""
     if not options:
         return None
     return min(options, key=lambda s: (not s.isdisjoint(avoid), len(s)))

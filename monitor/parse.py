@@ -42,8 +42,12 @@ from monitor.sanitize import clean_text, html_to_text, looks_like_html, safe_url
 if TYPE_CHECKING:
     from monitor.workers import ParsePool
 
-__all__ = ["ParseLimits", "parse_bytes", "parse_feed"]
+__all__ = ["HEADERS_READ", "ParseLimits", "parse_bytes", "parse_feed"]
 
+# The response headers a parse depends on (here or in feedparser): charset and feed kind,
+# the base of relative links, the language of items that declare none. Two answers with the
+# same body and these headers parse the same (monitor.pipeline skips the second parse).
+HEADERS_READ = ("content-type", "content-location", "content-language")
 MIN_YEAR, MAX_YEAR = 1990, 2100
 MAX_TTL = timedelta(days=1)
 MAX_GUID_CHARS = 1000

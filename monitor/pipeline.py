@@ -24,7 +24,7 @@ from monitor.domain import FeedState, FetchResult, Item, Match, ParsedFeed
 from monitor.errors import FetchError, ParseError
 from monitor.fetch import Fetcher
 from monitor.metrics import METRICS
-from monitor.parse import ParseLimits, parse_feed
+from monitor.parse import HEADERS_READ, ParseLimits, parse_feed
 from monitor.rules import RuleSet
 from monitor.workers import ParsePool, default_pool, guid_key
 from notifiers.routes import RouteLike, in_quiet_hours, quiet_hours_end, route_alert
@@ -522,18 +522,13 @@ def _matched_fresh(
     return [Analysed.of(parsed.items[i], found[i]) for i in fresh]
 
 
-# The response headers parse_bytes reads: charset and feed kind, the base of relative
-# links, the language of items that declare none.
-_PARSED_HEADERS = ("content-type", "content-location", "content-language")
-
-
 def _body_signature(feed: FeedState, result: FetchResult) -> tuple[object, ...]:
     """Everything a parse of this answer depends on: the same signature, the same items.
     A 128-bit hash, so that a changed body is never taken for the last one."""
     assert result.body is not None
     return (
         hashlib.blake2b(result.body, digest_size=16).digest(),
-        *(result.headers.get(name) for name in _PARSED_HEADERS),
+        *(result.headers.get(name) for name in HEADERS_READ),
         result.final_url,
         feed.encoding,
         feed.lang,

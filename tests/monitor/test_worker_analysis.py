@@ -10,7 +10,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -220,6 +220,23 @@ class CountingPool(ParsePool):
         return await super().analyse(*args, **kwargs)
 
 
+def poll_then_again(
+    settings: Settings, pool: ParsePool, between: Callable[[], object]
+) -> list[dict[str, int]]:
+    """Two `once` reports of one App, `between()` run after the first; closes `pool`."""
+
+    async def twice() -> list[dict[str, int]]:
+        async with App(settings, pool=pool) as app:
+            first = (await app.once()).to_json()
+            between()
+            return [first, (await app.once()).to_json()]
+
+    try:
+        return asyncio.run(twice())
+    finally:
+        pool.close()
+
+
 def test_a_feed_costs_one_worker_job_and_known_items_are_not_matched_again(
     tmp_path: Path, feed_server: FeedServer
 ) -> None:
@@ -229,17 +246,11 @@ def test_a_feed_costs_one_worker_job_and_known_items_are_not_matched_again(
     seed = feed_server.add("/seed.xml", body, etag=False)
     settings = one_feed_settings(tmp_path, seed)
     pool = CountingPool()
-
-    async def twice() -> list[dict[str, int]]:
-        async with App(settings, pool=pool) as app:
-            first = (await app.once()).to_json()
-            feed_server.add("/seed.xml", body + b"\n<!-- built again -->\n", etag=False)
-            return [first, (await app.once()).to_json()]
-
-    try:
-        first, second = asyncio.run(twice())
-    finally:
-        pool.close()
+    first, second = poll_then_again(
+        settings,
+        pool,
+        lambda: feed_server.add("/seed.xml", body + b"\n<!-- built again -->\n", etag=False),
+    )
     assert first["items_new"] > 0 and first["alerts"] > 0
     assert second["items_new"] == 0
     assert pool.skipped == [0, first["items_new"]]
@@ -292,17 +303,11 @@ def test_the_same_body_with_other_parse_headers_is_parsed_again(
     seed = feed_server.add("/seed.xml", body, etag=False)
     settings = one_feed_settings(tmp_path, seed)
     pool = CountingPool()
-
-    async def polls() -> list[dict[str, int]]:
-        async with App(settings, pool=pool) as app:
-            first = (await app.once()).to_json()
-            feed_server.add("/seed.xml", body, etag=False, headers={"Content-Language": "fr"})
-            return [first, (await app.once()).to_json()]
-
-    try:
-        first, relabelled = asyncio.run(polls())
-    finally:
-        pool.close()
+    first, relabelled = poll_then_again(
+        settings,
+        pool,
+        lambda: feed_server.add("/seed.xml", body, etag=False, headers={"Content-Language": "fr"}),
+    )
     assert first["items_new"] > 0
     assert relabelled["feeds_not_modified"] == 0 and relabelled["feed_errors"] == 0
     assert len(pool.skipped) == 2  # parsed again: a second worker job
