@@ -43,6 +43,8 @@ import itertools
 import os
 from functools import partial
 
+from machine import describe
+
 from monitor import normalize as normalize_module
 from monitor.domain import Document
 from monitor.match import Matcher
@@ -346,8 +348,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     distinct = len({w for d in rss for w in normalize_words(d.title + " " + d.summary)})
     print(
         f"corpus: {'dev.jsonl' if CORPUS.exists() else WORDS.name}; rss items: {len(rss)}, "
-        f"{distinct} distinct words; articles: {len(articles)}; python {sys.version.split()[0]}; "
-        f"cpus: {os.cpu_count()}; load average at start: {load_average()}"
+        f"{distinct} distinct words; articles: {len(articles)}; machine: {describe()}; "
+        f"load average at start: {load_average()}"
     )
     plans = {
         "rss-1000": ("rss", rss, 1_000, 1000),

@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import shutil
 import signal
@@ -40,6 +39,8 @@ import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from machine import describe
 
 ROOT = Path(__file__).resolve().parent.parent
 FARM = ROOT / "bench" / "feedfarm.py"
@@ -314,8 +315,7 @@ def render(args: argparse.Namespace, farm: Farm, runs: dict[str, list[Run]], r2e
     lines = [
         "# Polling benchmark (bench/bench_poll.py)",
         "",
-        f"Machine: {os.cpu_count()} CPUs (`nproc` {len(os.sched_getaffinity(0))}), "
-        f"{platform.platform()}, Python {platform.python_version()}; peer: {r2e}.",
+        f"Machine: {describe()}; peer: {r2e}.",
         "",
         f"Command: `.venv/bin/python bench/bench_poll.py {cmd}`".replace(" `", " `", 1),
         "",
