@@ -8,7 +8,9 @@ language itself is described in docs/rules.md.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+import re._constants as sre
+import re._parser as sre_parse
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeAlias
@@ -296,6 +298,16 @@ class _Parser:
                 re.compile(text[1:-1])
             except re.error as exc:
                 self.problem(node, f"bad regex {text}: {exc}")
+                return None
+            dead = _unmatchable_literal(text[1:-1])
+            if dead is not None:
+                char, folded = dead
+                reads = f"it reads {folded!r}" if folded else "it is dropped"
+                self.problem(
+                    node,
+                    f"regex {text}: {char!r} never occurs in the normalized text ({reads}); "
+                    "write the regex in normalized form",
+                )
                 return None
             return Term(text, regex=text[1:-1], weight=weight, col=where_col, **where)  # type: ignore[arg-type]
         if text.startswith("@"):
@@ -672,3 +684,44 @@ def check_rules(paths: Sequence[Path]) -> list[Problem]:
 def load_rule_texts(texts: Sequence[tuple[str, str]]) -> RuleSet:
     """Like load_rules, from (filename, text) pairs already read (e.g. a last good copy)."""
     return _merge([_Parser(text, filename).parse() for filename, text in texts])
+
+
+def _unmatchable_literal(pattern: str) -> tuple[str, str] | None:
+    """A literal character of `pattern` that normalized text never holds, with what
+    normalization makes of it ("" if it drops it): the part of the regex holding it can
+    never match. Regexes run on normalized text, and an admin writes them by hand: مئات where
+    the text reads ميات, "Mali" where it reads "mali", a hyphen where words are split."""
+    parsed = sre_parse.parse(pattern)
+    ignore_case = bool(parsed.state.flags & re.IGNORECASE)
+    for char, case_free in _literal_chars(list(parsed), ignore_case):
+        if char == " ":
+            continue
+        folded = "".join(normalize_words(char))
+        if folded != (char.lower() if case_free else char):
+            return char, folded
+    return None
+
+
+def _literal_chars(
+    items: list[tuple[object, object]], ignore_case: bool
+) -> Iterator[tuple[str, bool]]:
+    """(character, case-insensitive there) of every literal a match may have to contain:
+    classes and negative lookarounds are left out."""
+    for op, av in items:
+        if op is sre.LITERAL:
+            yield chr(av), ignore_case  # type: ignore[arg-type]
+        elif op is sre.SUBPATTERN:
+            _, add_flags, del_flags, sub = av  # type: ignore[misc]
+            local = (
+                ignore_case or bool(add_flags & re.IGNORECASE)
+            ) and not del_flags & re.IGNORECASE
+            yield from _literal_chars(list(sub), local)
+        elif op in (sre.MAX_REPEAT, sre.MIN_REPEAT, sre.POSSESSIVE_REPEAT):
+            yield from _literal_chars(list(av[2]), ignore_case)  # type: ignore[index]
+        elif op is sre.ATOMIC_GROUP:
+            yield from _literal_chars(list(av), ignore_case)  # type: ignore[call-overload]
+        elif op is sre.BRANCH:
+            for alternative in av[1]:  # type: ignore[index]
+                yield from _literal_chars(list(alternative), ignore_case)
+        elif op is sre.ASSERT:
+            yield from _literal_chars(list(av[1]), ignore_case)  # type: ignore[index]

@@ -85,7 +85,7 @@ REGEX = r"""
 vocabularies:
   mali: {proper: true, terms: [Mali, مالي, Gao]}
   toll: {terms: ["/\\b([2-9][0-9]|[1-9][0-9]{2,}) (morts|tues|civils tues|قتيلا)\\b/",
-                 "/(?i)MORTS/", "/(mort|x*)s/", "/mort-s/", "/(عشرات|مئات) (القتلي|الجنود)/"]}
+                 "/(?i)MORTS/", "/(mort|x*)s/", "/(عشرات|ميات) (القتلي|الجنود)/"]}
   fuel: {terms: [وقود, "carburant*", "pénurie de carburant"]}
 masks: ["/coupe d[a-z]+ monde/"]
 rules:

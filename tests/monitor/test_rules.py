@@ -200,6 +200,40 @@ def test_each_problem_is_located(text: str, expected: str) -> None:
     assert any(p.startswith(expected) for p in found), found
 
 
+@pytest.mark.parametrize(
+    ("regex", "message"),
+    [
+        ("(عشرات|مئات) قتيلا", "'ئ' never occurs in the normalized text (it reads 'ي')"),
+        (r"\b30 Morts", "'M' never occurs in the normalized text (it reads 'm')"),
+        ("tués", "'é' never occurs in the normalized text (it reads 'e')"),
+        ("camions-citernes", "'-' never occurs in the normalized text (it is dropped)"),
+        ("(?=x)(?:ab|ـc)d", "'ـ' never occurs in the normalized text (it is dropped)"),
+    ],
+)
+def test_a_regex_that_normalized_text_cannot_hold_is_a_problem(regex: str, message: str) -> None:
+    text = f"rules:\n  - id: a\n    title: A\n    match: '/{regex}/'\n"
+    found = problems_of(text)
+    assert found == [f"r.yaml:4:12: regex /{regex}/: {message}; write the regex in normalized form"]
+
+
+@pytest.mark.parametrize(
+    "regex",
+    [
+        "(عشرات|ميات) قتيلا",
+        "(?i)MORTS",
+        "(?i:Tues) x",
+        "[A-Z0-9]+ morts",  # a class may hold characters the text never has
+        "morts(?!-)",  # so may a negative lookahead
+        r"\d+ tues",
+    ],
+)
+def test_regexes_in_normalized_form_pass(regex: str) -> None:
+    ruleset = parse_rule_text(
+        f"rules:\n  - id: a\n    title: A\n    match: '/{regex}/'\n", "r.yaml"
+    )
+    assert [rule.id for rule in ruleset.rules] == ["a"]
+
+
 def test_all_problems_are_listed_at_once() -> None:
     found = problems_of(
         """\
