@@ -20,6 +20,7 @@ from monitor.rules import check_rules, load_rules
 ROOT = Path(__file__).resolve().parents[2]
 RULES = ROOT / "rules"
 HELDOUT = ROOT / "tests" / "fixtures" / "rules" / "heldout.jsonl"
+HELDOUT_2 = ROOT / "tests" / "fixtures" / "rules" / "heldout2.jsonl"
 SEED = ROOT / "monitor" / "demo_data" / "seed" / "mali-russia-2025-11-11.ar.txt"
 DEV = ROOT.parent / "shared" / "corpus" / "labelled" / "dev.jsonl"
 TOPICS = ("security", "fuel", "russia")
@@ -243,6 +244,44 @@ def test_mali_losinj_is_croatia(matcher: Matcher) -> None:
     assert _tags(matcher, "Attaque de requin au large de Mali Lošinj, en Croatie") == set()
 
 
+# -- ambiguity: القاعدة is al-Qaeda and "the base"; drones are strikes and deliveries ---------
+
+
+def test_an_air_base_is_not_al_qaeda(matcher: Matcher) -> None:
+    title = "وصول مروحيات قتالية روسية الصنع إلى القاعدة الجوية في باماكو"
+    assert _tags(matcher, title) == {"russia"}
+    assert _tags(matcher, "تنظيم القاعدة يتبنى هجوما على معسكر للجيش في مالي") == {"security"}
+
+
+@pytest.mark.parametrize(
+    ("title", "expected"),
+    [
+        ("Moscou forme des pilotes maliens aux drones de combat", {"russia"}),
+        ("روسيا تدرب طيارين من الجيش المالي على قيادة المسيرات", {"russia"}),
+        ("Mali : un drone de l'armée vise un pick-up près de Kidal", {"security"}),
+        ("مسيرة تستهدف سيارة قرب كيدال", {"security"}),
+        ("مسيرات حاشدة في باماكو دعما للمجلس العسكري", set()),
+    ],
+)
+def test_drones_are_security_outside_russian_cooperation(
+    matcher: Matcher, title: str, expected: set[str]
+) -> None:
+    assert _tags(matcher, title) == expected
+
+
+@pytest.mark.parametrize(
+    ("title", "expected"),
+    [
+        ("هيومن رايتس ووتش تتهم الجيش المالي بقتل مدنيين", {"security"}),
+        ("Hombori : des habitants accusent des militaires maliens de pillages", {"security"}),
+        ("وزير التجارة المالي يعد بوصول شحنات الوقود قريبا", {"fuel"}),
+        ("Faute de gasoil, les usines de Sotuba sont à l'arrêt", {"fuel"}),
+    ],
+)
+def test_general_wordings_of_the_topics(matcher: Matcher, title: str, expected: set[str]) -> None:
+    assert _tags(matcher, title) == expected
+
+
 # -- severity ---------------------------------------------------------------------------------
 
 
@@ -252,6 +291,10 @@ def test_mali_losinj_is_croatia(matcher: Matcher) -> None:
         ("Attaque jihadiste contre l'école de gendarmerie à Bamako", "security", "critical"),
         ("Mali : plus de 60 civils tués dans l'attaque d'un village", "security", "critical"),
         ("Mali : 35 personnes tuées près de Ségou", "security", "critical"),
+        ("Mali : une trentaine de soldats tués dans une embuscade", "security", "critical"),
+        ("مالي: مقتل عشرين مدنيا في هجوم على قرية", "security", "critical"),
+        ("مئات القتلى في هجمات وسط مالي", "security", "critical"),
+        ("Mali: dozens of civilians killed in attack on village", "security", "critical"),
         ("Mali : embuscade contre une patrouille près de Léré", "security", "high"),
         ("Mali : l'insécurité gagne les routes du sud", "security", "medium"),
         ("Blocus : le JNIM bloque les convois de carburant vers Kayes", "fuel", "high"),
@@ -276,6 +319,10 @@ def _f1s(matcher: Matcher, path: Path) -> dict[str, float]:
 
 def test_heldout_headlines(matcher: Matcher) -> None:
     assert all(f1 >= 0.9 for f1 in _f1s(matcher, HELDOUT).values())
+
+
+def test_second_heldout_set(matcher: Matcher) -> None:
+    assert all(f1 >= 0.95 for f1 in _f1s(matcher, HELDOUT_2).values())
 
 
 @pytest.mark.skipif(not DEV.exists(), reason="shared corpus not beside the repo")
