@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 RULES = ROOT / "rules"
 HELDOUT = ROOT / "tests" / "fixtures" / "rules" / "heldout.jsonl"
 HELDOUT_2 = ROOT / "tests" / "fixtures" / "rules" / "heldout2.jsonl"
+HELDOUT_3 = ROOT / "tests" / "fixtures" / "rules" / "heldout3.jsonl"
 SEED = ROOT / "monitor" / "demo_data" / "seed" / "mali-russia-2025-11-11.ar.txt"
 DEV = ROOT.parent / "shared" / "corpus" / "labelled" / "dev.jsonl"
 TOPICS = ("security", "fuel", "russia")
@@ -259,7 +260,8 @@ def test_an_air_base_is_not_al_qaeda(matcher: Matcher) -> None:
         ("Moscou forme des pilotes maliens aux drones de combat", {"russia"}),
         ("روسيا تدرب طيارين من الجيش المالي على قيادة المسيرات", {"russia"}),
         ("Mali : un drone de l'armée vise un pick-up près de Kidal", {"security"}),
-        ("مسيرة تستهدف سيارة قرب كيدال", {"security"}),
+        ("طائرة مسيرة تستهدف سيارة قرب كيدال", {"security"}),
+        ("رحيل عازف الكورا توماني دياباتي بعد مسيرة فنية حافلة في باماكو", set()),
         ("مسيرات حاشدة في باماكو دعما للمجلس العسكري", set()),
     ],
 )
@@ -279,6 +281,47 @@ def test_drones_are_security_outside_russian_cooperation(
     ],
 )
 def test_general_wordings_of_the_topics(matcher: Matcher, title: str, expected: set[str]) -> None:
+    assert _tags(matcher, title) == expected
+
+
+# -- ambiguity: deaths in a flood, a fire, a budget's execution, Fada N'Gourma, attack helicopters
+
+
+@pytest.mark.parametrize(
+    ("title", "expected"),
+    [
+        ("Inondations à Bamako : une trentaine de morts", set()),
+        ("فيضانات في باماكو: مقتل عشرين شخصا", set()),
+        ("Un incendie ravage le grand marché de Bamako", set()),
+        ("Bamako : une trentaine de morts dans une attaque contre un camp", {"security"}),
+        ("Men detained by soldiers in Diafarabé were found dead", {"security"}),
+    ],
+)
+def test_deaths_are_violence_unless_a_disaster_explains_them(
+    matcher: Matcher, title: str, expected: set[str]
+) -> None:
+    assert _tags(matcher, title) == expected
+
+
+@pytest.mark.parametrize(
+    ("title", "expected"),
+    [
+        ("Burkina : des citernes incendiées près de Fada N'Gourma", set()),
+        ("Gourma-Rharous : des citernes incendiées par des hommes armés", {"security", "fuel"}),
+        ("Russian cargo planes deliver attack helicopters to Bamako", {"russia"}),
+        ("Exécution budgétaire au Mali : un taux de 87 % au troisième trimestre", set()),
+        ("Lens sign attacking midfielder from Mali", set()),
+        ("Niger : une embuscade fait dix morts près de la frontière malienne", set()),
+        ("هجوم على قاعدة عسكرية في جيبو قرب الحدود مع مالي", set()),
+        ("Bamako : l'enlèvement des ordures reprend dans la commune VI", set()),
+        ("Gunmen opened fire on a bus near Mopti", {"security"}),
+        ("Mali : des jihadistes ont mis le feu à des camions près de Kayes", {"security"}),
+        ("Russia to ship petroleum products to Mali", {"fuel", "russia"}),
+    ],
+)
+def test_look_alikes_and_wordings_of_a_second_blind_set(
+    matcher: Matcher, title: str, expected: set[str]
+) -> None:
     assert _tags(matcher, title) == expected
 
 
@@ -321,8 +364,9 @@ def test_heldout_headlines(matcher: Matcher) -> None:
     assert all(f1 >= 0.9 for f1 in _f1s(matcher, HELDOUT).values())
 
 
-def test_second_heldout_set(matcher: Matcher) -> None:
-    assert all(f1 >= 0.95 for f1 in _f1s(matcher, HELDOUT_2).values())
+@pytest.mark.parametrize("path", [HELDOUT_2, HELDOUT_3], ids=["heldout2", "heldout3"])
+def test_blind_written_sets(matcher: Matcher, path: Path) -> None:
+    assert all(f1 >= 0.95 for f1 in _f1s(matcher, path).values())
 
 
 @pytest.mark.skipif(not DEV.exists(), reason="shared corpus not beside the repo")
