@@ -219,6 +219,19 @@ def test_attack_in_mali_near_a_border_still_counts(matcher: Matcher) -> None:
     assert _tags(matcher, title) == {"security"}
 
 
+def test_a_supply_road_from_senegal_does_not_guard_like_burkina_faso(matcher: Matcher) -> None:
+    summary = (
+        "Partie du {} il y a dix jours, la colonne escortée par l'armée a subi deux attaques "
+        "sur la route, et trois camions ont été incendiés, selon une source sécuritaire."
+    )
+    in_mali = _tags(matcher, "Des citernes arrivent à Bamako", summary.format("Sénégal"))
+    in_burkina = _tags(
+        matcher, "Des citernes maliennes arrivent à Ouagadougou", summary.format("Togo")
+    )
+    assert "security" in in_mali
+    assert "security" not in in_burkina
+
+
 def test_the_river_niger_is_not_the_country(matcher: Matcher) -> None:
     title = "Mopti : une pirogue attaquée sur le fleuve Niger, plusieurs passagers tués"
     assert _tags(matcher, title) == {"security"}
