@@ -22,6 +22,7 @@ RULES = ROOT / "rules"
 HELDOUT = ROOT / "tests" / "fixtures" / "rules" / "heldout.jsonl"
 HELDOUT_2 = ROOT / "tests" / "fixtures" / "rules" / "heldout2.jsonl"
 HELDOUT_3 = ROOT / "tests" / "fixtures" / "rules" / "heldout3.jsonl"
+HELDOUT_4 = ROOT / "tests" / "fixtures" / "rules" / "heldout4.jsonl"
 SEED = ROOT / "monitor" / "demo_data" / "seed" / "mali-russia-2025-11-11.ar.txt"
 DEV = ROOT.parent / "shared" / "corpus" / "labelled" / "dev.jsonl"
 TOPICS = ("security", "fuel", "russia")
@@ -306,6 +307,9 @@ def test_general_wordings_of_the_topics(matcher: Matcher, title: str, expected: 
         ("Inondations à Bamako : une trentaine de morts", set()),
         ("فيضانات في باماكو: مقتل عشرين شخصا", set()),
         ("Un incendie ravage le grand marché de Bamako", set()),
+        ("Bus crash near Ségou kills 15", set()),
+        ("Mali : au moins vingt morts dans le naufrage d'une pinasse près de Tonka", set()),
+        ("Un hélicoptère de l'armée abattu par des jihadistes près de Gao", {"security"}),
         ("Bamako : une trentaine de morts dans une attaque contre un camp", {"security"}),
         ("Men detained by soldiers in Diafarabé were found dead", {"security"}),
     ],
@@ -377,7 +381,9 @@ def test_heldout_headlines(matcher: Matcher) -> None:
     assert all(f1 >= 0.9 for f1 in _f1s(matcher, HELDOUT).values())
 
 
-@pytest.mark.parametrize("path", [HELDOUT_2, HELDOUT_3], ids=["heldout2", "heldout3"])
+@pytest.mark.parametrize(
+    "path", [HELDOUT_2, HELDOUT_3, HELDOUT_4], ids=["heldout2", "heldout3", "heldout4"]
+)
 def test_blind_written_sets(matcher: Matcher, path: Path) -> None:
     assert all(f1 >= 0.95 for f1 in _f1s(matcher, path).values())
 
