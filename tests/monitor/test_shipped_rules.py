@@ -308,6 +308,7 @@ def test_general_wordings_of_the_topics(matcher: Matcher, title: str, expected: 
         ("فيضانات في باماكو: مقتل عشرين شخصا", set()),
         ("Un incendie ravage le grand marché de Bamako", set()),
         ("Bus crash near Ségou kills 15", set()),
+        ("Mali : une mort cruelle, trois civils tués près de Ségou", {"security"}),
         ("Mali : au moins vingt morts dans le naufrage d'une pinasse près de Tonka", set()),
         ("Un hélicoptère de l'armée abattu par des jihadistes près de Gao", {"security"}),
         ("Bamako : une trentaine de morts dans une attaque contre un camp", {"security"}),
