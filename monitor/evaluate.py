@@ -93,6 +93,14 @@ def _text(record: Mapping[str, Any], key: str) -> str:
     return value if isinstance(value, str) else ""
 
 
+def _feed_tags(record: Mapping[str, Any]) -> tuple[str, ...]:
+    """Optional `feed_tags` of the item's feed, so rules scoped by feed tag can be scored."""
+    value = record.get("feed_tags") or ()
+    if isinstance(value, str):
+        return (value,)
+    return tuple(str(v) for v in value)
+
+
 def _labels(record: Mapping[str, Any]) -> frozenset[str]:
     value = record.get("labels") or ()
     if isinstance(value, str):
@@ -118,6 +126,7 @@ def evaluate(
             summary=_text(record, "text"),
             lang=record.get("lang") or None,
             feed=record.get("feed") or None,
+            feed_tags=_feed_tags(record),
         )
         matches = matcher.match(doc)
         predicted = {tag for m in matches for tag in m.tags}

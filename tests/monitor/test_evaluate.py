@@ -110,6 +110,20 @@ def test_tags_come_from_labels_predictions_and_the_caller(matcher: Matcher) -> N
     }
 
 
+def test_an_item_may_name_its_feed_and_feed_tags() -> None:
+    scoped = parse_rule_text(
+        "rules:\n  - {id: press, title: P, tags: [fuel], feed_tags: [mali], match: carburant}\n",
+        "scoped.yaml",
+    )
+    records = [
+        {"id": "a", "title": "Pénurie de carburant", "labels": ["fuel"], "feed_tags": ["mali"]},
+        {"id": "b", "title": "Pénurie de carburant", "labels": [], "feed_tags": "world"},
+        {"id": "c", "title": "Pénurie de carburant", "labels": []},
+    ]
+    scores = evaluate(Matcher.compile(scoped), records).to_json()["fuel"]
+    assert (scores["tp"], scores["fp"], scores["fn"]) == (1, 0, 0)
+
+
 def test_missing_or_odd_fields_are_tolerated(matcher: Matcher) -> None:
     records = [
         {"id": 7, "text": "هجوم في مالي", "labels": "security"},  # no title, labels a string
