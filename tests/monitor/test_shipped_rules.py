@@ -23,6 +23,7 @@ HELDOUT = ROOT / "tests" / "fixtures" / "rules" / "heldout.jsonl"
 HELDOUT_2 = ROOT / "tests" / "fixtures" / "rules" / "heldout2.jsonl"
 HELDOUT_3 = ROOT / "tests" / "fixtures" / "rules" / "heldout3.jsonl"
 HELDOUT_4 = ROOT / "tests" / "fixtures" / "rules" / "heldout4.jsonl"
+HELDOUT_5 = ROOT / "tests" / "fixtures" / "rules" / "heldout5.jsonl"
 SEED = ROOT / "monitor" / "demo_data" / "seed" / "mali-russia-2025-11-11.ar.txt"
 DEV = ROOT.parent / "shared" / "corpus" / "labelled" / "dev.jsonl"
 TOPICS = ("security", "fuel", "russia")
@@ -198,6 +199,13 @@ def test_fuel_elsewhere_is_not_mali_fuel(matcher: Matcher, title: str) -> None:
 def test_figurative_assault_on_pumps_is_not_an_attack(matcher: Matcher) -> None:
     title = "Bamako : les stations-service prises d'assaut par les automobilistes"
     assert _tags(matcher, title) == {"fuel"}
+    title = (
+        "Bamako : les rares stations-service encore approvisionnées sont prises d'assaut à l'aube"
+    )
+    assert _tags(matcher, title) == {"fuel"}
+    assert _tags(matcher, "Kidal : le camp militaire pris d'assaut par des jihadistes") == {
+        "security"
+    }
 
 
 # -- ambiguity: attacks in Burkina Faso or Niger ----------------------------------------------
@@ -343,6 +351,30 @@ def test_look_alikes_and_wordings_of_a_second_blind_set(
     assert _tags(matcher, title) == expected
 
 
+# -- a Malian newsroom's fuel items, which do not name the country --------------------------
+
+
+@pytest.mark.parametrize(
+    ("title", "feed_tags", "expected"),
+    [
+        ("Hydrocarbures : le gouvernement plafonne le prix du gasoil à la pompe", ("mali",), True),
+        ("Pénurie de carburant : les cours suspendus dans les écoles", ("mali",), True),
+        (
+            "Hydrocarbures : le gouvernement plafonne le prix du gasoil à la pompe",
+            ("world",),
+            False,
+        ),
+        ("France : les prix à la pompe repartent à la hausse", ("mali",), False),
+        ("Sénégal : pénurie de gasoil à Dakar", ("mali",), False),
+    ],
+)
+def test_fuel_news_of_a_malian_newsroom(
+    matcher: Matcher, title: str, feed_tags: tuple[str, ...], expected: bool
+) -> None:
+    found = matcher.match(Document(title=title, feed="Maliweb", feed_tags=feed_tags))
+    assert ("mali-fuel-national-press" in {m.rule_id for m in found}) is expected
+
+
 # -- severity ---------------------------------------------------------------------------------
 
 
@@ -383,7 +415,9 @@ def test_heldout_headlines(matcher: Matcher) -> None:
 
 
 @pytest.mark.parametrize(
-    "path", [HELDOUT_2, HELDOUT_3, HELDOUT_4], ids=["heldout2", "heldout3", "heldout4"]
+    "path",
+    [HELDOUT_2, HELDOUT_3, HELDOUT_4, HELDOUT_5],
+    ids=["heldout2", "heldout3", "heldout4", "heldout5"],
 )
 def test_blind_written_sets(matcher: Matcher, path: Path) -> None:
     assert all(f1 >= 0.95 for f1 in _f1s(matcher, path).values())
