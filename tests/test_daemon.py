@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
+from monitor.rules import load_rules
 from tests.feedserver import FeedServer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -121,7 +122,7 @@ def test_sigterm_stops_cleanly_and_rule_edits_apply_live(
             "rasd_alerts_total",
             "rasd_outbox_depth",
             "rasd_feeds_unhealthy",
-            "rasd_rules_active 10.0",
+            f"rasd_rules_active {float(len(load_rules([rules]).rules))}",
         ):
             assert name in metrics, name
         assert "127.0.0.1" not in metrics  # no feed URLs in labels
