@@ -93,19 +93,16 @@ def _text(record: Mapping[str, Any], key: str) -> str:
     return value if isinstance(value, str) else ""
 
 
-def _feed_tags(record: Mapping[str, Any]) -> tuple[str, ...]:
-    """Optional `feed_tags` of the item's feed, so rules scoped by feed tag can be scored."""
-    value = record.get("feed_tags") or ()
+def _names(record: Mapping[str, Any], key: str) -> tuple[str, ...]:
+    """A list of names (`labels`, `feed_tags`), a single string taken as a list of one."""
+    value = record.get(key) or ()
     if isinstance(value, str):
         return (value,)
     return tuple(str(v) for v in value)
 
 
 def _labels(record: Mapping[str, Any]) -> frozenset[str]:
-    value = record.get("labels") or ()
-    if isinstance(value, str):
-        return frozenset((value,))
-    return frozenset(str(v) for v in value)
+    return frozenset(_names(record, "labels"))
 
 
 def evaluate(
@@ -126,7 +123,7 @@ def evaluate(
             summary=_text(record, "text"),
             lang=record.get("lang") or None,
             feed=record.get("feed") or None,
-            feed_tags=_feed_tags(record),
+            feed_tags=_names(record, "feed_tags"),  # for rules scoped by feed tag
         )
         matches = matcher.match(doc)
         predicted = {tag for m in matches for tag in m.tags}
