@@ -220,21 +220,27 @@ class CountingPool(ParsePool):
         return await super().analyse(*args, **kwargs)
 
 
-def poll_then_again(
-    settings: Settings, pool: ParsePool, between: Callable[[], object]
-) -> list[dict[str, int]]:
-    """Two `once` reports of one App, `between()` run after the first; closes `pool`."""
+def poll_seed_then_again(
+    tmp_path: Path, feed_server: FeedServer, serve_again: Callable[[bytes], object]
+) -> tuple[dict[str, int], dict[str, int], CountingPool]:
+    """Serve the seed feed without validators, poll it, `serve_again(body)`, poll again
+    with the same App: both `once` reports, and the (closed) pool that counted the jobs."""
+    body = (FEEDS / "seed-mali-russia-ar.xml").read_bytes()
+    seed = feed_server.add("/seed.xml", body, etag=False)
+    settings = one_feed_settings(tmp_path, seed)
+    pool = CountingPool()
 
-    async def twice() -> list[dict[str, int]]:
+    async def twice() -> tuple[dict[str, int], dict[str, int]]:
         async with App(settings, pool=pool) as app:
             first = (await app.once()).to_json()
-            between()
-            return [first, (await app.once()).to_json()]
+            serve_again(body)
+            return first, (await app.once()).to_json()
 
     try:
-        return asyncio.run(twice())
+        first, second = asyncio.run(twice())
     finally:
         pool.close()
+    return first, second, pool
 
 
 def test_a_feed_costs_one_worker_job_and_known_items_are_not_matched_again(
@@ -242,14 +248,10 @@ def test_a_feed_costs_one_worker_job_and_known_items_are_not_matched_again(
 ) -> None:
     # No ETag and no Last-Modified: every poll gets the whole feed again, here with a
     # changed byte (a build date, say) but the same items.
-    body = (FEEDS / "seed-mali-russia-ar.xml").read_bytes()
-    seed = feed_server.add("/seed.xml", body, etag=False)
-    settings = one_feed_settings(tmp_path, seed)
-    pool = CountingPool()
-    first, second = poll_then_again(
-        settings,
-        pool,
-        lambda: feed_server.add("/seed.xml", body + b"\n<!-- built again -->\n", etag=False),
+    first, second, pool = poll_seed_then_again(
+        tmp_path,
+        feed_server,
+        lambda body: feed_server.add("/seed.xml", body + b"\n<!-- built again -->\n", etag=False),
     )
     assert first["items_new"] > 0 and first["alerts"] > 0
     assert second["items_new"] == 0
@@ -299,14 +301,12 @@ def test_the_same_body_with_other_parse_headers_is_parsed_again(
 ) -> None:
     """Content-Language gives items their language and Content-Location the base of their
     links: the same bytes under another one are not the same answer."""
-    body = (FEEDS / "seed-mali-russia-ar.xml").read_bytes()
-    seed = feed_server.add("/seed.xml", body, etag=False)
-    settings = one_feed_settings(tmp_path, seed)
-    pool = CountingPool()
-    first, relabelled = poll_then_again(
-        settings,
-        pool,
-        lambda: feed_server.add("/seed.xml", body, etag=False, headers={"Content-Language": "fr"}),
+    first, relabelled, pool = poll_seed_then_again(
+        tmp_path,
+        feed_server,
+        lambda body: feed_server.add(
+            "/seed.xml", body, etag=False, headers={"Content-Language": "fr"}
+        ),
     )
     assert first["items_new"] > 0
     assert relabelled["feeds_not_modified"] == 0 and relabelled["feed_errors"] == 0
