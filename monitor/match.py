@@ -20,7 +20,8 @@ Per document, in order of cost:
    vocabulary required by an `all`), so a `none: [@football]` never wakes a rule up. A regex
    in that set wakes the rule where a field holds the regex's literal hints (below). A rule
    whose `any` branches each need two things (a place and an event) also keeps the other
-   side as a set it `requires`: a woken rule lacking an entry of it is not evaluated.
+   side as a set it `requires`: a woken rule lacking an entry of it is not evaluated (a
+   regex in such a set, as in the trigger, counts where a field holds its hints).
 4. A rule is first tested by closures over sets of entry ids (which entries occur in the
    title, the summary, either); only a rule that holds runs its compiled collector, which
    gathers the hits of its positive part.
@@ -179,9 +180,11 @@ class _CompiledRule:
     collect: _Collect = dataclasses.field(compare=False)
     scoped: bool = False  # has a lang, feeds or feed_tags scope
     uses_regex: bool = False  # its condition or masks contain a regex term
-    # Entry sets besides the trigger, each needing an occurring entry for the rule to hold
-    # (word entries only): checked before the rule's condition is evaluated.
+    # Entry sets besides the trigger, each needing an entry present for the rule to hold,
+    # checked before the condition: sets of word entries, then sets holding regexes as
+    # (word entries, hint needs of the regexes) (a regex counts where its hints are).
     requires: tuple[frozenset[int], ...] = ()
+    requires_hinted: tuple[tuple[frozenset[int], tuple[int, ...]], ...] = ()
 
 
 class _Scan:
@@ -444,16 +447,14 @@ class Matcher:
             index = len(self._rules)
             options = _necessary(node, unhinted)
             trigger = _trigger(options, unhinted)
-            # The other sets, checked before the condition: those of word terms only (regex
-            # occurrences are found later), and none implied by the trigger.
-            requires = tuple(
-                dict.fromkeys(
-                    needed
-                    for needed in options
-                    if needed.isdisjoint(regex_entries)
-                    and not (trigger is not None and trigger <= needed)
-                )
-            )
+            # The other sets, checked before the condition, none implied by the trigger. Regex
+            # occurrences are found later: a regex counts as present where a field holds its
+            # literal hints (as for the trigger), so a set with an unhinted regex is left out.
+            required = [
+                needed
+                for needed in dict.fromkeys(options)
+                if needed.isdisjoint(unhinted) and not (trigger is not None and trigger <= needed)
+            ]
             self._rules.append(
                 _CompiledRule(
                     rule,
@@ -466,7 +467,12 @@ class Matcher:
                     collect=_compile_collect(node, _ALL_FIELDS),
                     scoped=bool(rule.lang or rule.feeds or rule.feed_tags),
                     uses_regex=not regex_entries.isdisjoint(chain(_entries_of(node), masks)),
-                    requires=requires,
+                    requires=tuple(n for n in required if n.isdisjoint(regex_entries)),
+                    requires_hinted=tuple(
+                        (n - regex_entries, tuple(needs[e] for e in n & regex_entries))
+                        for n in required
+                        if not n.isdisjoint(regex_entries)
+                    ),
                 )
             )
             if trigger is None:
@@ -763,6 +769,10 @@ class Matcher:
         for index in sorted(candidates):
             compiled = self._rules[index]
             if compiled.requires and _lacks_one(compiled.requires, scan.occ):
+                continue
+            if compiled.requires_hinted and _lacks_hinted(
+                compiled.requires_hinted, scan.occ, scan.hints
+            ):
                 continue
             if compiled.scoped and not _in_scope(compiled, doc):
                 continue
@@ -1148,6 +1158,21 @@ def _lacks_one(
 ) -> bool:
     """Some set of `requires` has no entry in `occurring`."""
     return any(map(frozenset.isdisjoint, requires, repeat(occurring)))
+
+
+def _lacks_hinted(
+    requires: tuple[tuple[frozenset[int], tuple[int, ...]], ...],
+    occurring: dict[int, list[Occurrence]],
+    hints: list[int],
+) -> bool:
+    """Some (word entries, regex hint needs) of `requires` has neither a word entry in
+    `occurring` nor a regex whose hints one field holds."""
+    title, summary = hints
+    return any(
+        words.isdisjoint(occurring)
+        and not any(need & title == need or need & summary == need for need in needs)
+        for words, needs in requires
+    )
 
 
 _MAX_UNIONS = 4  # necessary sets an `any` offers: its rule checks each before evaluating

@@ -308,15 +308,24 @@ def test_common_arabic_noun_with_article_matches_and_proper_does_not(
     assert not fires(proper, f"في {prefix}{word}")
 
 
-def test_a_rule_naming_a_place_and_an_event_in_each_branch_is_evaluated_only_with_both() -> None:
+@pytest.mark.parametrize(
+    "places",
+    # A regex with literal hints among the places ("cercle") counts as present where they
+    # are, so it does not cost the rule its check on the other side.
+    ["[Gao, Kidal, غاو]", "[Gao, Kidal, غاو, '/\\bcercle de [a-z]+/']"],
+    ids=["words", "with-a-regex"],
+)
+def test_a_rule_naming_a_place_and_an_event_in_each_branch_is_evaluated_only_with_both(
+    places: str,
+) -> None:
     """Every branch needs a place and an event: the rule is triggered by one side and its
     condition is not even evaluated for an item without the other (the shipped Mali rules
     have this shape, and most items that name a Mali town name no event)."""
     m = matcher(
-        """\
-  places: {terms: [Gao, Kidal, غاو]}
-  weak_places: {terms: [Ségou]}
-  events: {terms: [attaque*, embuscade, هجوم]}
+        f"""\
+  places: {{terms: {places}}}
+  weak_places: {{terms: [Ségou]}}
+  events: {{terms: [attaque*, embuscade, هجوم]}}
 rules:
   - id: r
     title: R
